@@ -1,0 +1,129 @@
+"""Langevin sampling of the Bayesian posterior of a DNN/RNN on a task (conventions §5–§6).
+
+    E(θ) = β/2 Σ_{μ,t} M_t^μ ‖y_t^μ − f_t^μ‖² + ‖U‖²/(2g_u²) + ‖W‖²/(2g²) + ‖w‖²/(2g_w²),
+    β = N^{2γ−1}/κ.
+
+Recorded per sample: the representational kernel C over train+test patterns and all (t, s), and
+the outputs on train and test patterns. The final parameters of every chain are kept, for the
+spectrum of W/√N.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._validate import positive, positive_int
+from ..kernels.layout import time_major
+from ..models.parametrization import inverse_temperature
+from .langevin import gaussian_prior_energy, langevin, run_chains
+
+
+def network_energy(net, X, Y, M, beta: float):
+    """Energy E(θ) whose Gibbs law exp(−E) is the posterior of ``net`` on (X, Y, M)."""
+    dtype = jnp.float32
+
+    def energy(params):
+        dt = params["w"].dtype
+        f = net.apply(params, jnp.asarray(X, dt))
+        resid = (f - jnp.asarray(Y, dt)) ** 2
+        data = 0.5 * beta * jnp.sum(jnp.asarray(M, dt)[..., None] * resid)
+        return data + gaussian_prior_energy(params, net.prior_variances())
+
+    del dtype
+    return energy
+
+
+def default_step_size(net, task, kappa: float) -> float:
+    """A stable step size in prior units: 1/100 of the inverse largest curvature; the Euler bias of the stationary variance is then ≈ η/(2σ²) ≈ 0.5 % (conventions §6).
+
+    The data curvature is about (number of supervised entries)·C_max/κ in both parametrizations.
+    """
+    n_sup = float(np.sum(task.M))
+    c_max = max(1.0, net.gu2 * float(np.max(np.sum(task.X**2, -1))) / task.D)
+    curvature = max(1.0 / min(net.g2, net.gu2, net.gw2), n_sup * c_max / kappa)
+    return 0.01 / curvature
+
+
+@dataclass(frozen=True)
+class PosteriorSamples:
+    """Posterior averages over chains and samples, with standard errors from the chain spread.
+
+    ``C_mean``/``C_sem`` are ``[T·n, T·n]`` (n = P + P_test, train patterns first, time-major).
+    ``f_*_mean`` are ``[P, T, O]`` / ``[P_test, T, O]``. ``final_params`` has a leading chain axis.
+    """
+
+    C_mean: np.ndarray
+    C_sem: np.ndarray
+    f_train_mean: np.ndarray
+    f_test_mean: np.ndarray
+    f_test_sem: np.ndarray
+    final_params: dict
+    n_chains: int
+    n_samples: int
+    step_size: float
+    beta: float
+
+    def test_error(self, task) -> float:
+        sq = np.sum((self.f_test_mean - task.Y_test) ** 2, axis=-1)
+        return float((sq * task.M_test).sum() / task.M_test.sum())
+
+    def weight_eigenvalues(self, net) -> np.ndarray:
+        """Eigenvalues of W/√N for every chain's final sample (RNN: shared W), ``[chains, N]`` complex."""
+        W = np.asarray(self.final_params["W"], dtype=np.float64)
+        if not net.tied:
+            raise ValueError("weight_eigenvalues: only defined for the tied RNN (one W)")
+        return np.linalg.eigvals(W / np.sqrt(net.N))
+
+
+def _sem(x):
+    """Standard error of the mean over the chain axis (axis 0) using chain averages."""
+    n = x.shape[0]
+    return x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(x.shape[1:], np.nan)
+
+
+def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int = 20,
+                     burn_in: int = 2000, n_chains: int = 4, step_size: float | None = None,
+                     seed: int = 0, dtype=jnp.float32, init_params=None,
+                     progress: bool = True) -> PosteriorSamples:
+    """Sample the posterior of ``net`` (a :class:`~fltheory.models.RecurrentNet`) on ``task``.
+
+    Chains start from the prior (or ``init_params`` with a leading chain axis), burn in for
+    ``burn_in`` steps, then record ``n_samples`` samples every ``thin`` steps.
+    """
+    kappa = positive("kappa", kappa)
+    n_chains = positive_int("n_chains", n_chains, minimum=1)
+    beta = inverse_temperature(net.parametrization, net.N, kappa)
+    eta = default_step_size(net, task, kappa) if step_size is None else positive("step_size", step_size)
+    energy = network_energy(net, task.X, task.Y, task.M, beta)
+    init, step = langevin(energy, eta)
+    key = jax.random.PRNGKey(seed)
+    k_init, k_run = jax.random.split(key)
+    if init_params is None:
+        init_params = jax.vmap(lambda k: net.init(k, dtype))(jax.random.split(k_init, n_chains))
+    states = jax.vmap(init)(init_params, jax.random.split(k_run, n_chains))
+    X_all = jnp.asarray(np.concatenate([task.X, task.X_test]), dtype)
+    P = task.P
+
+    def observe(params):
+        h = net.hidden(params, X_all)
+        a = net.act(h)
+        n, T, N = a.shape
+        A = jnp.swapaxes(a, 0, 1).reshape(T * n, N)
+        return {"C": A @ A.T / N, "f": net.readout(params, h)}
+
+    states, obs = run_chains(step, states, observe, n_samples=n_samples, thin=thin, burn_in=burn_in,
+                             progress=progress, description=f"Langevin N={net.N}")
+    C_chain = obs["C"].astype(np.float64).mean(axis=1)
+    f_chain = obs["f"].astype(np.float64).mean(axis=1)
+    return PosteriorSamples(
+        C_mean=C_chain.mean(0), C_sem=_sem(C_chain),
+        f_train_mean=f_chain.mean(0)[:P], f_test_mean=f_chain.mean(0)[P:], f_test_sem=_sem(f_chain)[P:],
+        final_params=jax.device_get(states.position), n_chains=n_chains, n_samples=n_samples,
+        step_size=eta, beta=beta,
+    )
+
+
+__all__ = ["PosteriorSamples", "default_step_size", "network_energy", "sample_posterior", "time_major"]
