@@ -1,0 +1,1 @@
+"""Experiments that pair a theory with its simulation (one module per figure)."""
