@@ -59,8 +59,7 @@ def predict_with_kernel(C_all, task, tied: bool, gw2: float, kappa: float) -> Ke
     sup[is_train] = time_major(task.M).astype(bool)
     if not sup.any():
         raise FLTheoryInputError("M: no supervised entries in the task")
-    y_all = np.concatenate([time_major(task.Y), time_major(task.Y_test)], axis=0)
-    y_all = y_all.reshape(T, n, O).reshape(T * n, O)
+    y_all = time_major(np.concatenate([task.Y, task.Y_test], axis=0))  # [T·n, O], row t·n + μ
     mean, var = gp_posterior(Sigma[np.ix_(sup, sup)], Sigma[:, sup], y_all[sup], kappa, np.diag(Sigma))
     mean = mean.reshape(T, n, O).transpose(1, 0, 2)
     var = var.reshape(T, n).T
