@@ -1,0 +1,87 @@
+"""The commands: `fltheory reproduce` on every packaged spec (small default size), `sweep`, `plot`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+import xarray as xr
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fltheory.cli.sweep import register  # noqa: E402
+from fltheory.sweep import load_spec, packaged_specs  # noqa: E402
+
+# Only this module's commands: the test does not depend on the other CLI modules.
+app = typer.Typer()
+register(app)
+runner = CliRunner()
+
+SPEC_YAML = """
+name: cli-noisy
+function: sweep_fixtures:noisy_point
+axes:
+  a: [0.5, 1.0, 2.0]
+seeds: 3
+figure: {x: a, theory: [y], simulation: [y]}
+"""
+
+
+def test_packaged_specs_exist():
+    assert "nngp-depth" in packaged_specs()
+
+
+@pytest.mark.parametrize("name", sorted(packaged_specs()))
+def test_reproduce_small_default(name, tmp_path):
+    out = tmp_path / name
+    res = runner.invoke(app, ["reproduce", name, "--out", str(out), "--workers", "2", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    spec = load_spec(packaged_specs()[name].read_text())
+    ds = xr.load_dataset(out / "results.nc", engine="h5netcdf")
+    assert {d: ds.sizes[d] for d in spec.dims()} == spec.dims()
+    assert not ds["failed"].any()
+    for var in ds.data_vars:
+        assert np.isfinite(ds[var].values).all(), var
+    for suffix in ("png", "pdf"):
+        assert (out / f"figure.{suffix}").stat().st_size > 1000
+    assert f"wrote {out / 'results.nc'}" in res.output.replace("\n", "")
+
+
+def test_reproduce_lists_and_rejects_unknown(tmp_path):
+    res = runner.invoke(app, ["reproduce"])
+    assert res.exit_code == 0 and "nngp-depth" in res.output
+    res = runner.invoke(app, ["reproduce", "no-such-figure", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "name: no packaged spec 'no-such-figure'" in res.output
+
+
+def test_sweep_then_plot(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_YAML)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["sweep", str(spec), "--out", str(out), "--executor", "serial", "--no-plot"])
+    assert res.exit_code == 0, res.output
+    assert "3 points" not in res.output and "9 points: 0 reused, 9 computed, 0 failed" in res.output
+    assert not (out / "figure.png").exists()
+    res = runner.invoke(app, ["plot", str(spec), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "figure.png").exists() and (out / "figure.pdf").exists()
+    # resume: nothing to do
+    res = runner.invoke(app, ["sweep", str(spec), "--out", str(out), "--executor", "serial"])
+    assert res.exit_code == 0 and "9 points: 9 reused, 0 computed" in res.output
+
+
+def test_sweep_reports_spec_errors_and_failures(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC_YAML.replace("[0.5, 1.0, 2.0]", "[]"))
+    res = runner.invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "o1")])
+    assert res.exit_code == 2 and "axes.a: axis is empty" in res.output
+    assert not (tmp_path / "o1").exists()
+    failing = tmp_path / "failing.yaml"
+    failing.write_text("name: f\nfunction: sweep_fixtures:failing_point\naxes: {a: [1.0, -1.0]}\n")
+    res = runner.invoke(app, ["sweep", str(failing), "--out", str(tmp_path / "o2"), "--executor", "serial"])
+    assert res.exit_code == 1, res.output
+    assert "1 failed" in res.output and "negative a=-1.0" in res.output and "failed point" in res.output
+    assert (tmp_path / "o2" / "results.nc").exists()
