@@ -1,0 +1,39 @@
+"""``fltheory learning-curve``: issue #5 (two-layer MF theory vs SGLD, docs/theory/two_layer.md)."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("learning-curve")
+    def learning_curve(
+        size: str = typer.Option("default", help="preset: small (d=12,N=64), default (d=16,N=128), full (d=35,N=512)"),
+        task: str = typer.Option("parity", help="parity | single_index"),
+        P: Optional[List[int]] = typer.Option(None, "--P", help="training-set sizes (repeat the option)"),
+        seeds: int = typer.Option(1, help="number of seeds (data + chains) per point"),
+        methods: str = typer.Option("sgld,nngp,mf,mf_ard", help="comma-separated subset of sgld,nngp,mf,mf_ard"),
+        d: Optional[int] = typer.Option(None, help="input dimension (overrides the preset)"),
+        k: Optional[int] = typer.Option(None, help="parity order / support size of the teacher"),
+        N: Optional[int] = typer.Option(None, help="width"),
+        kappa2: Optional[float] = typer.Option(None, help="noise variance κ² of the likelihood"),
+        phase: bool = typer.Option(True, help="also compute the MF P–κ² phase diagram"),
+        out: Optional[str] = typer.Option(None, help="output directory (default ./fltheory-out/learning-curve)"),
+    ) -> None:
+        """Test MSE vs P: SGLD points, NNGP, MF and MF-ARD curves, plus the MF P–κ² phase diagram."""
+        from ..experiments.learning_curve import SIZES, plot_learning_curve, run_learning_curve
+        from ..io import output_dir, report_written, save_dataset
+
+        if size not in SIZES:
+            raise typer.BadParameter(f"size: choose one of {list(SIZES)}")
+        default_P = {"small": [50, 100, 200, 400], "default": [100, 200, 400, 800, 1600],
+                     "full": [500, 1000, 2000, 4000, 8000]}[size]
+        Ps = list(P) if P else default_P
+        kw = {name: v for name, v in dict(task=task, d=d, k=k, N=N, kappa2=kappa2).items() if v is not None}
+        ds = run_learning_curve(Ps, seeds=range(seeds), methods=[m.strip() for m in methods.split(",") if m.strip()],
+                                phase_P=None if phase else (), size=size, progress=True, **kw)
+        folder = output_dir("learning-curve", out)
+        paths = [save_dataset(ds, folder / "learning_curve.nc"),
+                 plot_learning_curve(ds, folder / "learning_curve.png")]
+        report_written(paths)

@@ -1,0 +1,298 @@
+"""Issue #5 experiment ``learning-curve``: test MSE vs P for SGLD, NNGP, MF and MF-ARD.
+
+One point (:func:`learning_curve_point`, the sweep-engine entry) runs one method at one training
+set size P and seed; :func:`run_learning_curve` loops over P, seeds and methods and adds the P–κ²
+phase diagram of the plain-MF order parameter m_S; :func:`plot_learning_curve` draws the figure.
+Scalings: conventions §9; theory: docs/theory/two_layer.md.
+
+Order parameters returned by every method (keys of the point dict):
+
+- ``test_mse``: test error of the posterior-mean predictor (theory: population error; SGLD and
+  NNGP: on held-out test inputs that are not in the training set);
+- ``m_target``: coefficient of ⟨f⟩ on the target (χ_S, or He_q(v·x)/√q!);
+- ``m_off``: largest |m_A| over off-target sets (SGLD/NNGP: all 1 ≤ |A| ≤ k on the test set, whose
+  noise floor is ≈ √(2 ln #A / P_test); MF: the tracked set S with one coordinate swapped, which
+  is 0 by symmetry);
+- ``w2_relevant`` / ``w2_irrelevant``: ⟨w_j²⟩ averaged over j ∈ S / j ∉ S;
+- ``rho_relevant`` / ``rho_irrelevant`` / ``rho_ratio``: ARD precisions and their ratio
+  (irrelevant / relevant); for SGLD and plain MF, the ARD update evaluated at their ⟨w_j²⟩.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .._validate import FLTheoryInputError, choice, positive, positive_int
+from ..models.parametrization import readout_exponent
+from ..two_layer.ard import ard_update, relevance_ratio
+from ..two_layer.features import ParityOverlaps, SingleIndexOverlaps, subsets_up_to, walsh
+from ..two_layer.mean_field import solve_mean_field
+from ..two_layer.nngp import nngp_predict
+from ..two_layer.sgld import run_sgld
+
+METHODS = ("sgld", "nngp", "mf", "mf_ard")
+TASKS = ("parity", "single_index")
+
+
+@dataclass(frozen=True)
+class LearningCurveConfig:
+    """All knobs of the experiment (defaults: the ``default`` size)."""
+
+    task: str = "parity"
+    d: int = 16
+    k: int = 4                  # parity order |S|, or support size of v (single index)
+    degree: int = 2             # Hermite degree of the single-index link
+    N: int = 128
+    kappa2: float = 0.1
+    parametrization: str = "ntk"
+    sw2: float = 1.0
+    sa2: float = 1.0
+    phi: str = "relu"
+    a0: float = 1.0
+    b0: float = 1.0
+    P_test: int = 2048
+    # SGLD
+    sgld_chains: int = 4
+    burn_in: int = 10000
+    n_samples: int = 50
+    thin: int = 100
+    step_scale: float = 0.05
+    # MF
+    mf_chains: int = 512
+    steps_per_iter: int = 25
+    max_iter: int = 200
+    overlaps: str = "clt"
+
+    def __post_init__(self):
+        choice("task", self.task, TASKS)
+        positive_int("d", self.d)
+        positive_int("k", self.k)
+        if self.k > self.d:
+            raise FLTheoryInputError(f"k: must be <= d = {self.d}, got {self.k}")
+        positive_int("N", self.N)
+        positive("kappa2", self.kappa2)
+        readout_exponent(self.parametrization)
+        if self.task == "parity" and self.phi == "relu" and self.k % 2 == 1 and self.k >= 3:
+            raise FLTheoryInputError(
+                f"k: odd parity of order {self.k} >= 3 is orthogonal to every bias-free relu neuron "
+                "(relu(h) = h/2 + |h|/2 has Walsh weight on degree 1 and even degrees only); use even k")
+
+    @property
+    def gamma(self) -> float:
+        return readout_exponent(self.parametrization)
+
+    @property
+    def relevant(self) -> tuple:
+        return tuple(range(self.k))
+
+    def model(self):
+        if self.task == "parity":
+            off = tuple(range(self.k - 1)) + (self.k,) if self.d > self.k else ()
+            return ParityOverlaps(self.d, self.relevant, phi=self.phi, method=self.overlaps,
+                                  tracked=(off,) if off else ())
+        return SingleIndexOverlaps(self.d, self.relevant, degree=self.degree, n_max=max(self.degree + 2, 4),
+                                   phi=self.phi)
+
+
+SIZES = {
+    "small": dict(d=12, k=4, N=64, kappa2=0.1, P_test=1024, mf_chains=256, burn_in=8000, n_samples=40),
+    "default": dict(),
+    "full": dict(d=35, k=4, N=512, kappa2=0.1, P_test=4096, burn_in=40000, n_samples=100,
+                 mf_chains=1024, steps_per_iter=50),
+}
+
+
+def make_data(cfg: LearningCurveConfig, P: int, seed: int):
+    """Training set of size P and a test set of inputs *not* in the training set (cube, d ≤ 30)."""
+    rng = np.random.default_rng(seed)
+    if cfg.task == "parity":
+        X = rng.choice([-1.0, 1.0], size=(P, cfg.d))
+        Xt = rng.choice([-1.0, 1.0], size=(cfg.P_test + P, cfg.d))
+        if cfg.d <= 30:
+            code = lambda A: ((A > 0).astype(np.int64) << np.arange(cfg.d)).sum(1)  # noqa: E731
+            Xt = Xt[~np.isin(code(Xt), code(X))]
+        Xt = Xt[: cfg.P_test]
+        S = list(cfg.relevant)
+        return X, np.prod(X[:, S], 1), Xt, np.prod(Xt[:, S], 1)
+    model = cfg.model()
+    X, Xt = model.sample_inputs(P, rng), model.sample_inputs(cfg.P_test, rng)
+    return X, model.target(X), Xt, model.target(Xt)
+
+
+def _coefficients(cfg, f, Xt):
+    """(m_target, m_off) of a predictor f on the test inputs."""
+    if cfg.task == "parity":
+        m_t = float(np.mean(f * walsh(Xt, cfg.relevant)))
+        sets = subsets_up_to(cfg.d, cfg.k) if math.comb(cfg.d, cfg.k) <= 20000 else []
+        offs = [abs(float(np.mean(f * walsh(Xt, A)))) for A in sets if tuple(A) != cfg.relevant]
+        return m_t, max(offs) if offs else float("nan")
+    model = cfg.model()
+    u = Xt @ model.v
+    from numpy.polynomial.hermite_e import hermeval
+    coef = [float(np.mean(f * hermeval(u, np.eye(n + 1)[n]))) / math.sqrt(math.factorial(n))
+            for n in range(model.n_max + 1)]
+    off = max(abs(c) for n, c in enumerate(coef) if n != cfg.degree)
+    return coef[cfg.degree], off
+
+
+def _w2_summary(cfg, w2, rho):
+    mask = np.zeros(cfg.d, bool)
+    mask[list(cfg.relevant)] = True
+    irr = (~mask).any()
+    return dict(w2_relevant=float(w2[mask].mean()),
+                w2_irrelevant=float(w2[~mask].mean()) if irr else float("nan"),
+                rho_relevant=float(rho[mask].mean()),
+                rho_irrelevant=float(rho[~mask].mean()) if irr else float("nan"),
+                rho_ratio=relevance_ratio(rho, cfg.relevant) if irr else float("nan"))
+
+
+def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[str, float]:
+    """One point of the learning curve: ``method`` ∈ {sgld, nngp, mf, mf_ard} at training size P.
+
+    ``kw`` are fields of :class:`LearningCurveConfig` (plus ``size`` = small|default|full for the
+    presets). Returns floats: test_mse, m_target, m_off, w2_relevant, w2_irrelevant, rho_relevant,
+    rho_irrelevant, rho_ratio, converged (MF: 1/0; others 1), test_mse_se (SGLD chain spread).
+    """
+    P = positive_int("P", P)
+    method = choice("method", method, METHODS)
+    size = kw.pop("size", "default")
+    choice("size", size, tuple(SIZES))
+    progress = kw.pop("progress", False)
+    unknown = set(kw) - set(LearningCurveConfig.__dataclass_fields__)
+    if unknown:
+        raise FLTheoryInputError(f"{sorted(unknown)[0]}: unknown parameter of learning_curve_point")
+    cfg = LearningCurveConfig(**{**SIZES[size], **kw})
+    nan = float("nan")
+    if method in ("mf", "mf_ard"):
+        res = solve_mean_field(cfg.model(), P=P, kappa2=cfg.kappa2, N=cfg.N, gamma=cfg.gamma, sa2=cfg.sa2,
+                               sw2=cfg.sw2, ard=(method == "mf_ard"), a0=cfg.a0, b0=cfg.b0,
+                               n_chains=cfg.mf_chains, steps_per_iter=cfg.steps_per_iter,
+                               max_iter=cfg.max_iter, seed=seed)
+        rho = res.rho if method == "mf_ard" else ard_update(res.w2, cfg.N, cfg.a0, cfg.b0)
+        if cfg.task == "parity":
+            m_t = res.m_target
+        else:
+            m_t = float(res.m[cfg.degree])
+        off = (float(np.max(np.abs(res.m_tracked))) if len(res.m_tracked) else
+               float(np.max(np.abs(np.delete(res.m, cfg.degree)))) if cfg.task != "parity" else nan)
+        return dict(test_mse=res.test_mse, test_mse_se=2.0 * abs(1.0 - m_t) * float(res.m_se[0]),
+                    m_target=m_t, m_off=off, converged=float(res.converged), **_w2_summary(cfg, res.w2, rho))
+    X, Y, Xt, Yt = make_data(cfg, P, seed)
+    if method == "nngp":
+        f = nngp_predict(X, Y, Xt, kappa2=cfg.kappa2, sw2=cfg.sw2, sa2=cfg.sa2, N=cfg.N, gamma=cfg.gamma,
+                         phi=cfg.phi)
+        m_t, off = _coefficients(cfg, f, Xt)
+        w2 = np.full(cfg.d, cfg.sw2)
+        return dict(test_mse=float(np.mean((f - Yt) ** 2)), test_mse_se=nan, m_target=m_t, m_off=off,
+                    converged=1.0, **_w2_summary(cfg, w2, ard_update(w2, cfg.N, cfg.a0, cfg.b0)))
+    res = run_sgld(X, Y, Xt, Yt, N=cfg.N, kappa2=cfg.kappa2, parametrization=cfg.parametrization,
+                   sw2=cfg.sw2, sa2=cfg.sa2, phi=cfg.phi, n_chains=cfg.sgld_chains, burn_in=cfg.burn_in,
+                   n_samples=cfg.n_samples, thin=cfg.thin, step_scale=cfg.step_scale, a0=cfg.a0, b0=cfg.b0,
+                   seed=seed, progress=progress)
+    m_t, off = _coefficients(cfg, res.f_test_mean, Xt)
+    se = float(np.std(res.test_mse_chains, ddof=1) / np.sqrt(len(res.test_mse_chains))) \
+        if len(res.test_mse_chains) > 1 else nan
+    return dict(test_mse=res.test_mse, test_mse_se=se, m_target=m_t, m_off=off, converged=1.0,
+                **_w2_summary(cfg, res.w2, res.rho))
+
+
+OBSERVABLES = ("test_mse", "test_mse_se", "m_target", "m_off", "w2_relevant", "w2_irrelevant",
+               "rho_relevant", "rho_irrelevant", "rho_ratio", "converged")
+
+
+def run_learning_curve(Ps, *, seeds=(0,), methods=METHODS, phase_P=None, phase_kappa2=None,
+                       size: str = "default", progress: bool = True, **kw):
+    """Learning curves for ``methods`` over ``Ps`` × ``seeds`` and the MF P–κ² phase diagram.
+
+    Returns an :class:`xarray.Dataset` with variables ``OBSERVABLES`` on dims (level, P, seed)
+    (``level`` = the method name; not called ``method`` because ``DataArray.sel(method=...)`` is
+    taken by xarray)
+    and ``phase_m_target`` on (phase_kappa2, phase_P) (plain MF, seed 0). ``phase_P`` /
+    ``phase_kappa2`` default to ``Ps`` and κ² × {¼, ½, 1, 2, 4}; pass ``phase_P=()`` to skip.
+    """
+    import xarray as xr
+    from rich.progress import Progress
+
+    Ps = [positive_int("Ps", int(p)) for p in Ps]
+    seeds = [int(s) for s in seeds]
+    methods = [choice("methods", m, METHODS) for m in methods]
+    cfg = LearningCurveConfig(**{**SIZES[choice("size", size, tuple(SIZES))], **kw})
+    phase_P = list(Ps) if phase_P is None else [int(p) for p in phase_P]
+    phase_k = ([cfg.kappa2 * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)] if phase_kappa2 is None
+               else [positive("phase_kappa2", k) for k in phase_kappa2])
+    base = asdict(cfg)
+    data = {o: np.full((len(methods), len(Ps), len(seeds)), np.nan) for o in OBSERVABLES}
+    phase = np.full((len(phase_k), len(phase_P)), np.nan)
+    total = len(methods) * len(Ps) * len(seeds) + (len(phase_k) * len(phase_P) if phase_P else 0)
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("learning-curve", total=total)
+        for i, m in enumerate(methods):
+            for j, P in enumerate(Ps):
+                for s, seed in enumerate(seeds):
+                    bar.update(task, description=f"{m} P={P} seed={seed}")
+                    out = learning_curve_point(P=P, method=m, seed=seed, **base)
+                    for o in OBSERVABLES:
+                        data[o][i, j, s] = out[o]
+                    bar.advance(task)
+        for a, k2 in enumerate(phase_k if phase_P else []):
+            for b, P in enumerate(phase_P):
+                bar.update(task, description=f"phase κ²={k2:.3g} P={P}")
+                phase[a, b] = learning_curve_point(P=P, method="mf", seed=0, **{**base, "kappa2": k2})["m_target"]
+                bar.advance(task)
+    ds = xr.Dataset(
+        {o: (("level", "P", "seed"), data[o]) for o in OBSERVABLES},
+        coords=dict(level=methods, P=Ps, seed=seeds),
+    )
+    if phase_P:
+        ds["phase_m_target"] = (("phase_kappa2", "phase_P"), phase)
+        ds = ds.assign_coords(phase_kappa2=phase_k, phase_P=phase_P)
+    ds.attrs.update({k: (str(v) if isinstance(v, (bool, tuple)) else v) for k, v in base.items()})
+    ds.attrs["gamma"] = cfg.gamma
+    ds.attrs["relevant"] = str(list(cfg.relevant))
+    return ds
+
+
+def plot_learning_curve(ds, path):
+    """Three panels: test MSE vs P (SGLD points, NNGP, MF, MF-ARD lines), m_S vs P, P–κ² phase diagram."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncol = 3 if "phase_m_target" in ds else 2
+    fig, axes = plt.subplots(1, ncol, figsize=(5 * ncol, 4))
+    style = dict(sgld=dict(ls="none", marker="o", color="k", label="SGLD"),
+                 nngp=dict(ls="-", color="tab:gray", label="NNGP (KRR)"),
+                 mf=dict(ls="-", color="tab:blue", label="MF"),
+                 mf_ard=dict(ls="-", color="tab:red", label="MF-ARD"))
+    P = ds["P"].values
+    for m in ds["level"].values:
+        mse = ds["test_mse"].sel(level=m)
+        mean, sem = mse.mean("seed").values, mse.std("seed").values / np.sqrt(max(ds.sizes["seed"], 1))
+        axes[0].errorbar(P, mean, yerr=sem if ds.sizes["seed"] > 1 else None, **style[str(m)])
+        axes[1].plot(P, ds["m_target"].sel(level=m).mean("seed").values, **style[str(m)])
+    axes[0].set(xscale="log", xlabel="P", ylabel="test MSE", title=f"{ds.attrs.get('task')} d={ds.attrs.get('d')} "
+                f"k={ds.attrs.get('k')} N={ds.attrs.get('N')} κ²={ds.attrs.get('kappa2')}")
+    axes[1].set(xscale="log", xlabel="P", ylabel="m_target", title="target coefficient m_S")
+    axes[0].legend()
+    for ax in axes[:2]:
+        ax.set_xticks(P, [str(p) for p in P])
+        ax.minorticks_off()
+    if ncol == 3:
+        ph = ds["phase_m_target"]
+        im = axes[2].pcolormesh(ds["phase_P"].values, ds["phase_kappa2"].values, ph.values, shading="nearest",
+                                vmin=0, vmax=1, cmap="viridis")
+        axes[2].set(xscale="log", yscale="log", xlabel="P", ylabel="κ²", title="MF phase diagram: m_S")
+        axes[2].set_xticks(ds["phase_P"].values, [str(p) for p in ds["phase_P"].values])
+        axes[2].set_yticks(ds["phase_kappa2"].values, [f"{k:.3g}" for k in ds["phase_kappa2"].values])
+        axes[2].minorticks_off()
+        fig.colorbar(im, ax=axes[2])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+__all__ = ["LearningCurveConfig", "METHODS", "OBSERVABLES", "SIZES", "learning_curve_point", "make_data",
+           "plot_learning_curve", "run_learning_curve"]
