@@ -1,0 +1,24 @@
+"""Low-rank RNN learning dynamics in overlap space (issue #6; theory: docs/theory/lowrank.md).
+
+Modules: :mod:`.overlaps` (Σ bookkeeping, visible/invisible split, conserved quantity),
+:mod:`.gain` (φ and G(Δ)), :mod:`.tasks`, :mod:`.effective` (reduced RNN, L(Σ)),
+:mod:`.network` (full N-dimensional network, GD / Adam), :mod:`.dynamics` (overlap ODE and map),
+:mod:`.compare` (theory vs simulation runner), :mod:`.memory` (A→B→A protocol and decoding),
+:mod:`.figures`.
+"""
+from .compare import compare, degenerate_partner
+from .dynamics import overlap_dynamics, overlap_velocity, symmetric_gradient
+from .effective import effective_rollout, make_overlap_loss
+from .gain import get_lowrank_activation
+from .memory import decode_history, run_schedule
+from .network import Vectors, init_vectors, network_loss, network_rollout, train_network, vectors_with_gram
+from .overlaps import Layout, conserved_quantity, gram
+from .tasks import Task, damped_oscillation, flip_flop, impulse_response
+
+__all__ = [
+    "Layout", "Task", "Vectors", "compare", "conserved_quantity", "damped_oscillation", "decode_history",
+    "degenerate_partner", "effective_rollout", "flip_flop", "get_lowrank_activation", "gram",
+    "impulse_response", "init_vectors", "make_overlap_loss", "network_loss", "network_rollout",
+    "overlap_dynamics", "overlap_velocity", "run_schedule", "symmetric_gradient", "train_network",
+    "vectors_with_gram",
+]

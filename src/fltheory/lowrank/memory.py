@@ -1,0 +1,156 @@
+"""Invisible overlaps as memory of the training history (A → B → A protocol).
+
+For the linear model the overlap image of discrete GD, Σ ← (I − 2ηG)Σ(I − 2ηG), is *exactly* what
+full-network GD does to the overlaps at any N (docs/theory/lowrank.md §3), so a training history
+can be replayed in overlap space at the cost of a 2-D RNN per epoch, for many networks at once
+(``jax.vmap``). :func:`decode_history` trains networks either on A only or on A → B → A and asks a
+cross-validated logistic regression to tell the histories apart from the final visible or the
+final invisible overlaps.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._validate import FLTheoryInputError, positive, positive_int
+from .dynamics import gd_map_step
+from .effective import effective_rollout
+from .gain import get_lowrank_activation
+from .network import init_vectors
+from .overlaps import Layout, conserved_quantity
+from .tasks import impulse_response
+
+
+def _check_schedule(schedule):
+    if len(schedule) == 0:
+        raise FLTheoryInputError("schedule: needs at least one (decay, epochs[, noise]) phase")
+    out = []
+    for i, ph in enumerate(schedule):
+        if not isinstance(ph, (tuple, list)) or len(ph) not in (2, 3):
+            raise FLTheoryInputError(f"schedule: phase {i} must be (decay, epochs[, noise]), got {ph!r}")
+        noise = ph[2] if len(ph) == 3 else 0.0
+        out.append((positive("schedule decay", ph[0], allow_zero=True), positive_int("schedule epochs", ph[1]),
+                    positive("schedule noise", noise, allow_zero=True)))
+    return out
+
+
+def _schedule_fn(schedule, eta, dt, T, layout, act):
+    """A jittable (Σ0, key) → (Σ trajectory [E+1, n, n], loss [E+1]) for the schedule.
+
+    A phase ``(c, epochs, noise)`` descends L = Σ dt (y − y* − noise·ξ)² with fresh ξ ~ N(0, 1) per
+    time step and epoch (target noise, as in Ger & Barak's final phase); the recorded loss is the
+    noise-free one.
+    """
+    base = impulse_response(0.0, dt, T)
+    phases = []
+    for c, e, noise in schedule:
+        task = impulse_response(c, dt, T)
+        phases.append((jnp.asarray(task.targets), e, noise))
+
+    def run(S0, key):
+        trajs, losses = [], []
+        S = S0
+        for target, e, noise in phases:
+            def loss_fn(S, tgt):
+                _, y = effective_rollout(S, base.inputs, layout, act, dt, base.tau)
+                return jnp.sum(jnp.asarray(base.weights) * (y - tgt) ** 2)
+
+            def body(carry, _, target=target, noise=noise, loss_fn=loss_fn):
+                S, k = carry
+                k, sub = jax.random.split(k)
+                tgt = target + noise * jax.random.normal(sub, target.shape)
+                return (gd_map_step(lambda X: loss_fn(X, tgt), S, eta), k), (S, loss_fn(S, target))
+
+            (S, key), (tr, lo) = jax.lax.scan(body, (S, key), None, length=e)
+            trajs.append(tr)
+            losses.append(lo)
+            last = (loss_fn, target)
+        trajs.append(S[None])
+        losses.append(last[0](S, last[1])[None])
+        return jnp.concatenate(trajs), jnp.concatenate(losses)
+
+    return run
+
+
+def run_schedule(S0, schedule: Sequence[tuple], eta: float = 5e-3, dt: float = 0.05,
+                 T: float = 20.0, rank: int = 1, seed: int = 0) -> dict:
+    """Train a linear low-rank RNN on impulse-response targets e^{−c t} phase by phase.
+
+    ``schedule`` is a list of ``(c, epochs)`` or ``(c, epochs, noise)``, e.g.
+    ``[(0.2, 1500), (0.4, 1500), (0.2, 1500)]`` for A → B → A. ``S0`` is one Gram matrix (n × n)
+    or a batch [M, n, n]. Returns ``gram`` ([..., E+1, n, n]), ``loss`` (noise-free, on the task of
+    the current phase) and ``conserved``.
+    """
+    layout = Layout(rank)
+    act = get_lowrank_activation("linear")
+    schedule = _check_schedule(schedule)
+    eta = positive("eta", eta)
+    S0 = jnp.asarray(S0, dtype=jnp.float64)
+    if S0.shape[-2:] != (layout.n, layout.n):
+        raise FLTheoryInputError(f"S0: expected shape [..., {layout.n}, {layout.n}], got {S0.shape}")
+    run = _schedule_fn(schedule, eta, dt, T, layout, act)
+    key = jax.random.PRNGKey(seed)
+    if S0.ndim == 3:
+        gram, loss = jax.jit(jax.vmap(run))(S0, jax.random.split(key, S0.shape[0]))
+    else:
+        gram, loss = jax.jit(run)(S0, key)
+    gram = np.asarray(gram)
+    return {"gram": gram, "loss": np.asarray(loss), "conserved": np.asarray(conserved_quantity(gram, layout))}
+
+
+def decode_history(n_networks: int = 40, N: int = 500, eta: float = 5e-3,
+                   epochs: Sequence[int] = (1500, 1500, 1500, 1000), decay_a: float = 0.2, decay_b: float = 0.4,
+                   noise: float = 0.1, dt: float = 0.05, T: float = 20.0, seed: int = 0, folds: int = 5) -> dict:
+    """Can a logistic regression tell "A only" from "A → B → A" from the final overlaps?
+
+    ``n_networks`` independent random networks (width N, normalised Gaussian vectors) per history;
+    ``epochs = (e1, e2, e3, e4)``: "A only" trains on e^{−decay_a t} for e1+e2+e3 epochs,
+    "A→B→A" switches to e^{−decay_b t} for the middle e2 epochs; both histories then share a final
+    A phase of e4 epochs with target noise ``noise`` (so that neither is "more converged" than the
+    other: without it, the residual of convergence alone separates the histories). Returns cross-validated accuracies for visible, invisible and all overlaps
+    (chance = 0.5), the final losses, and the final overlaps ``X`` with labels ``y``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    n_networks = positive_int("n_networks", n_networks, minimum=folds)
+    layout = Layout(1)
+    if len(epochs) != 4:
+        raise FLTheoryInputError(f"epochs: expected (e1, e2, e3, e4), got {epochs!r}")
+    e1, e2, e3, e4 = (positive_int("epochs", e) for e in epochs)
+    keys = jax.random.split(jax.random.PRNGKey(seed), 2 * n_networks)
+    S0 = np.stack([np.asarray(init_vectors(k, N, layout).gram()) for k in keys])
+    tail = [(decay_a, e4, noise)]
+    only_a = run_schedule(S0[:n_networks], [(decay_a, e1 + e2 + e3)] + tail, eta, dt, T, seed=seed)
+    aba = run_schedule(S0[n_networks:], [(decay_a, e1), (decay_b, e2), (decay_a, e3)] + tail, eta, dt, T,
+                       seed=seed + 1)
+    final = np.concatenate([only_a["gram"][:, -1], aba["gram"][:, -1]])
+    # Fix the exact symmetry (u, v) → (−u, −v) (W = uvᵀ/N unchanged) by making σ_uz ≥ 0, so that
+    # sign-odd overlaps (m.u, v.z, m.v, u.z) carry a consistent sign across networks.
+    flip = np.where(final[:, 1, 3] < 0, -1.0, 1.0)
+    signs = np.ones((len(final), layout.n))
+    signs[:, 1:3] = flip[:, None]
+    final = final * signs[:, :, None] * signs[:, None, :]
+    X = layout.flatten(final)
+    y = np.repeat([0, 1], n_networks)
+    vis = layout.visible(linear=True)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+
+    def acc(cols):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+        return float(cross_val_score(clf, X[:, cols], y, cv=cv).mean())
+
+    return {
+        "accuracy_visible": acc(vis),
+        "accuracy_invisible": acc(~vis),
+        "accuracy_all": acc(np.ones_like(vis)),
+        "final_loss_only_a": only_a["loss"][:, -1],
+        "final_loss_aba": aba["loss"][:, -1],
+        "X": X, "y": y, "labels": layout.labels, "visible": vis,
+        "gram_only_a": only_a["gram"], "gram_aba": aba["gram"],
+    }
