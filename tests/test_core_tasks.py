@@ -43,6 +43,11 @@ def test_sequential_teachers():
     np.testing.assert_allclose(rs.Y[:, :, 0], np.cumsum(s, 1) / np.sqrt(np.arange(1, 6)))
     dc = sequential_task(teacher="delayed_copy", D=1, T=5, delay=2, P=3, P_test=1)
     np.testing.assert_allclose(dc.Y[:, 2:, 0], dc.X[:, :3, 0])
+    # D > 1: the stream is one fixed projection of the inputs, s_t = u·x_t/√D
+    proj = sequential_task(teacher="running_sum", D=4, T=3, P=12, P_test=1, mask="all", seed=3)
+    s1 = proj.Y[:, 0, 0]  # = s_1
+    u, *_ = np.linalg.lstsq(proj.X[:, 0], s1, rcond=None)
+    np.testing.assert_allclose(proj.Y[:, :, 0], np.cumsum(proj.X @ u, 1) / np.sqrt(np.arange(1, 4)), atol=1e-10)
     ff = sequential_task(teacher="flipflop", D=1, T=12, P=4, P_test=1, pulse_prob=0.4, seed=5)
     for mu in range(4):
         last = 0.0

@@ -64,7 +64,7 @@ def test_task_parameters_named():
     with pytest.raises(FLTheoryInputError, match=r"^mask:"):
         sequential_task(mask="sometimes")
     with pytest.raises(FLTheoryInputError, match=r"^D:"):
-        sequential_task(teacher="running_sum", D=3)
+        sequential_task(teacher="flipflop", D=3)
     with pytest.raises(FLTheoryInputError, match=r"^kind:"):
         make_task(kind="imagenet")
     with pytest.raises(FLTheoryInputError, match=r"^M: must contain only 0 and 1"):

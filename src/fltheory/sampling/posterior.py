@@ -37,14 +37,25 @@ def network_energy(net, X, Y, M, beta: float):
 
 
 def default_step_size(net, task, kappa: float) -> float:
-    """A stable step size in prior units: 1/100 of the inverse largest curvature; the Euler bias of the stationary variance is then ≈ η/(2σ²) ≈ 0.5 % (conventions §6).
+    """A stable, nearly unbiased Euler step in prior units (conventions §6).
 
-    The data curvature is about (number of supervised entries)·C_max/κ in both parametrizations.
+    Two curvatures compete: the prior precision 1/σ²_min of every entry, and the data curvature of the
+    few collective directions that move the outputs, ≈ (number of supervised entries)·C_max/κ in both
+    parametrizations. The Euler stationary variance of a mode with curvature λ is biased by ≈ ηλ/2, so
+    η = min(0.01 σ²_min, 0.05/data curvature) keeps the prior modes (which carry the kernels) within
+    0.5 % and the stiff output modes (whose variance is only O(κ/N)) within 2.5 %.
     """
     n_sup = float(np.sum(task.M))
     c_max = max(1.0, net.gu2 * float(np.max(np.sum(task.X**2, -1))) / task.D)
-    curvature = max(1.0 / min(net.g2, net.gu2, net.gw2), n_sup * c_max / kappa)
-    return 0.01 / curvature
+    prior = 0.01 * min(net.g2, net.gu2, net.gw2)
+    data = 0.05 * kappa / (n_sup * c_max)
+    return min(prior, data)
+
+
+def default_burn_in(net, step_size: float, relaxation_times: float = 3.0) -> int:
+    """Burn-in steps covering ``relaxation_times`` prior relaxation times σ²_max (the slowest modes:
+    weights whose posterior is set by the prior relax at rate 1/σ²)."""
+    return int(np.ceil(relaxation_times * max(net.g2, net.gu2, net.gw2) / step_size))
 
 
 @dataclass(frozen=True)
@@ -84,19 +95,25 @@ def _sem(x):
     return x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(x.shape[1:], np.nan)
 
 
-def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int = 20,
-                     burn_in: int = 2000, n_chains: int = 4, step_size: float | None = None,
+def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | None = None,
+                     burn_in: int | None = None, n_chains: int = 4, step_size: float | None = None,
                      seed: int = 0, dtype=jnp.float32, init_params=None,
                      progress: bool = True) -> PosteriorSamples:
     """Sample the posterior of ``net`` (a :class:`~fltheory.models.RecurrentNet`) on ``task``.
 
     Chains start from the prior (or ``init_params`` with a leading chain axis), burn in for
-    ``burn_in`` steps, then record ``n_samples`` samples every ``thin`` steps.
+    ``burn_in`` steps (default: three prior relaxation times, :func:`default_burn_in`), then record
+    ``n_samples`` samples every ``thin`` steps (default: spread over two relaxation times). Step size
+    default: :func:`default_step_size`.
     """
     kappa = positive("kappa", kappa)
     n_chains = positive_int("n_chains", n_chains, minimum=1)
     beta = inverse_temperature(net.parametrization, net.N, kappa)
     eta = default_step_size(net, task, kappa) if step_size is None else positive("step_size", step_size)
+    if burn_in is None:
+        burn_in = default_burn_in(net, eta)
+    if thin is None:
+        thin = max(1, default_burn_in(net, eta, relaxation_times=2.0) // positive_int("n_samples", n_samples))
     energy = network_energy(net, task.X, task.Y, task.M, beta)
     init, step = langevin(energy, eta)
     key = jax.random.PRNGKey(seed)
@@ -126,4 +143,4 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int = 
     )
 
 
-__all__ = ["PosteriorSamples", "default_step_size", "network_energy", "sample_posterior", "time_major"]
+__all__ = ["PosteriorSamples", "default_burn_in", "default_step_size", "network_energy", "sample_posterior", "time_major"]

@@ -64,7 +64,9 @@ def _teacher_outputs(teacher, x, rng, n_state, rho, delay, T):
             h = h @ A[k].T + x[:, t] @ B[k].T
             y[:, t] = h @ c[k]
         return y
-    s = x[:, :, 0]
+    # scalar stream: the input itself (D = 1) or a fixed projection s_t = u·x_t/√D of a D-dim input
+    u = np.ones(D) if D == 1 else rng.standard_normal(D)
+    s = x @ u / np.sqrt(D)
     if teacher == "running_sum":
         return np.cumsum(s, axis=1) / np.sqrt(np.arange(1, T + 1))
     if teacher == "delayed_copy":
@@ -89,14 +91,15 @@ def sequential_task(teacher: str = "lds", P: int = 16, P_test: int = 64, T: int 
 
     Teachers: ``lds`` (time-invariant linear dynamical system with state dimension ``n_state`` and
     spectral radius ``rho``), ``lds_time_varying`` (a control: new A_t, B_t, c_t each step),
-    ``running_sum`` and ``delayed_copy`` (scalar stream, D=1), ``flipflop`` (±1 pulses with
-    probability ``pulse_prob``, D=1). Targets are scaled by ``signal``. Test errors are evaluated on
+    ``running_sum`` and ``delayed_copy`` of a scalar stream s_t (the input itself for D = 1, else a fixed
+    random projection s_t = u·x_t/√D, so kernels stay non-singular when D ≥ P), ``flipflop`` (±1 pulses
+    with probability ``pulse_prob``, D = 1). Targets are scaled by ``signal``. Test errors are evaluated on
     every step (``M_test`` = 1).
     """
     choice("teacher", teacher, TEACHERS)
     P, P_test, T, D = (positive_int(n, v) for n, v in (("P", P), ("P_test", P_test), ("T", T), ("D", D)))
     signal = positive("signal", signal, allow_zero=True)
-    if teacher in ("running_sum", "delayed_copy", "flipflop") and D != 1:
+    if teacher == "flipflop" and D != 1:
         raise FLTheoryInputError(f"D: teacher {teacher!r} uses a scalar input stream, so D must be 1, got {D}")
     if teacher == "delayed_copy":
         positive_int("delay", delay)
