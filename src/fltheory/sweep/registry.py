@@ -21,6 +21,8 @@ from .._validate import FLTheoryInputError
 #: short name -> "package.module:function", imported on first use.
 BUILTIN: dict[str, str] = {
     "nngp-depth": "fltheory.sweep.builtin:nngp_depth_point",
+    "sequential": "fltheory.experiments.sequential:sequential_point",
+    "learning-curve": "fltheory.experiments.learning_curve:learning_curve_point",
 }
 
 _REGISTERED: dict[str, Callable] = {}
