@@ -23,6 +23,8 @@ BUILTIN: dict[str, str] = {
     "nngp-depth": "fltheory.sweep.builtin:nngp_depth_point",
     "sequential": "fltheory.experiments.sequential:sequential_point",
     "learning-curve": "fltheory.experiments.learning_curve:learning_curve_point",
+    "lowrank": "fltheory.sweep.points:lowrank_point",
+    "depth-gap": "fltheory.sweep.points:depth_gap_point",
 }
 
 _REGISTERED: dict[str, Callable] = {}
