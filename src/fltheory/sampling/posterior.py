@@ -40,16 +40,20 @@ def default_step_size(net, task, kappa: float) -> float:
     """A stable, nearly unbiased Euler step in prior units (conventions §6).
 
     Two curvatures compete: the prior precision 1/σ²_min of every entry, and the data curvature of the
-    few collective directions that move the outputs, ≈ (number of supervised entries)·C_max/κ in both
-    parametrizations. The Euler stationary variance of a mode with curvature λ is biased by ≈ ηλ/2, so
-    η = min(0.01 σ²_min, 0.05/data curvature) keeps the prior modes (which carry the kernels) within
-    0.5 % and the stiff output modes (whose variance is only O(κ/N)) within 2.5 %.
+    few collective directions that move the outputs, ≈ n_sup·C_max/κ in both parametrizations
+    (n_sup supervised entries, C_max the largest prior kernel entry). The Euler stationary variance
+    of a mode with curvature λ is biased by ≈ ηλ/2, so η = min(0.01 σ²_min, 0.05/data curvature)
+    keeps the prior modes (which carry the kernels) within 0.5 % and the stiff output modes (whose
+    variance is only O(κ/N)) within 2.5 %. Learning amplifies the kernels by at most
+    A = 1 + max y²/(4κ) (the one-pattern linear chain, docs/theory/unified.md), so η is also capped
+    at 1/(A·data curvature), which keeps ηλ ≤ 1 (stable) above a phase transition.
     """
     n_sup = float(np.sum(task.M))
     c_max = max(1.0, net.gu2 * float(np.max(np.sum(task.X**2, -1))) / task.D)
-    prior = 0.01 * min(net.g2, net.gu2, net.gw2)
-    data = 0.05 * kappa / (n_sup * c_max)
-    return min(prior, data)
+    curvature = n_sup * c_max / kappa
+    y_max = float(np.max(np.abs(task.Y * task.M[..., None]))) if task.Y.size else 0.0
+    amplification = 1.0 + y_max**2 / (4.0 * kappa)
+    return min(0.01 * min(net.g2, net.gu2, net.gw2), 0.05 / curvature, 1.0 / (amplification * curvature))
 
 
 def default_burn_in(net, step_size: float, relaxation_times: float = 3.0) -> int:
@@ -64,6 +68,9 @@ class PosteriorSamples:
 
     ``C_mean``/``C_sem`` are ``[T·n, T·n]`` (n = P + P_test, train patterns first, time-major).
     ``f_*_mean`` are ``[P, T, O]`` / ``[P_test, T, O]``. ``final_params`` has a leading chain axis.
+    ``C_chains`` / ``f_chains`` keep each chain's time average (``[chains, ...]``, f over train+test):
+    above the RNN transition each chain sits in one of two sign-symmetric modes (W → −W), so
+    sign-invariant observables must be computed per chain before averaging.
     """
 
     C_mean: np.ndarray
@@ -76,6 +83,9 @@ class PosteriorSamples:
     n_samples: int
     step_size: float
     beta: float
+    C_chains: np.ndarray | None = None
+    f_chains: np.ndarray | None = None
+    n_steps: int = 0
 
     def test_error(self, task) -> float:
         sq = np.sum((self.f_test_mean - task.Y_test) ** 2, axis=-1)
@@ -139,7 +149,7 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
         C_mean=C_chain.mean(0), C_sem=_sem(C_chain),
         f_train_mean=f_chain.mean(0)[:P], f_test_mean=f_chain.mean(0)[P:], f_test_sem=_sem(f_chain)[P:],
         final_params=jax.device_get(states.position), n_chains=n_chains, n_samples=n_samples,
-        step_size=eta, beta=beta,
+        step_size=eta, beta=beta, C_chains=C_chain, f_chains=f_chain, n_steps=burn_in + n_samples * thin,
     )
 
 

@@ -1,0 +1,265 @@
+"""Phase diagram of the endpoint task: RNN vs DNN, theory lines and Langevin points (issue #3).
+
+Control parameter: the learning signal s (target scale of :func:`fltheory.tasks.endpoint_task`).
+For each s the theory gives
+
+- the DNN solution and the RNN block-diagonal solution (identical: conventions §7);
+- the RNN symmetry-broken solution where it exists; the physical RNN solution is the branch with
+  the larger action S (log-evidence per neuron) — checked against Langevin (docs/theory/unified.md);
+- observables: order parameter q (normalised lag-1 cross-time kernel), predicted outlier |λ| of
+  W/√N (0 when none), test error (relative to the mean squared test target).
+
+Langevin points (two widths) measure the same observables per chain.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .._validate import choice, positive, positive_int
+from ..saddle import broken_branch, follow_branch, solve
+from ..saddle.solution import Solution
+from ..tasks import endpoint_task
+
+#: Defaults of the phase-diagram task (small, so that Langevin can referee every point).
+DEFAULT_TASK = dict(P=4, P_test=16, T=3, D=6, teacher="linear", inputs="gaussian", seed=0)
+DEFAULT_THEORY = dict(phi="linear", g2=1.0, gu2=1.0, gw2=1.0, kappa=0.1)
+
+
+def make_task_fn(**task_kw):
+    cfg = {**DEFAULT_TASK, **task_kw}
+    return lambda s: endpoint_task(signal=float(s), **cfg)
+
+
+def _rel_error(sol_or_err, task) -> float:
+    err = sol_or_err if isinstance(sol_or_err, float) else sol_or_err.prediction.error
+    ms = float(np.sum(task.Y_test**2 * task.M_test[..., None]) / task.M_test.sum())
+    return err / ms if ms > 0 else err
+
+
+def _outlier(sol: Solution | None) -> float:
+    if sol is None:
+        return 0.0
+    lam = sol.weight_outliers()
+    return float(np.abs(lam[0])) if len(lam) else 0.0
+
+
+def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory_kw) -> dict:
+    """Theory at every signal for the DNN, the RNN block-diagonal branch and the RNN broken branch.
+
+    Returns a dict of arrays over ``signals``: ``q_rnn`` (physical RNN branch), ``q_broken`` (nan where
+    the broken branch does not exist), ``S_sym``, ``S_broken``, ``outlier_rnn``, ``err_rnn``,
+    ``err_dnn``, ``err_broken`` (relative test errors), and ``solutions`` (the Solution objects).
+    """
+    kw = {**DEFAULT_THEORY, **theory_kw}
+    make_task = make_task_fn(**(task_kw or {}))
+    signals = np.asarray(signals, float)
+    order = np.argsort(signals)
+    s_sorted = signals[order]
+    sym = follow_branch(make_task, s_sorted, arch="rnn", **kw)
+    dnn = follow_branch(make_task, s_sorted, arch="dnn", **kw)
+    br = broken_branch(make_task, s_sorted, sym, **kw)
+    out = {k: np.full(len(signals), np.nan) for k in
+           ("q_rnn", "q_broken", "S_sym", "S_broken", "outlier_rnn", "err_rnn", "err_dnn", "err_broken",
+            "q_dnn", "S_dnn")}
+    sols = {"sym": [None] * len(signals), "dnn": [None] * len(signals), "broken": [None] * len(signals)}
+    for j, i in enumerate(order):
+        task = make_task(s_sorted[j])
+        s_, d_, b_ = sym[j], dnn[j], br[j]
+        sols["sym"][i], sols["dnn"][i], sols["broken"][i] = s_, d_, b_
+        phys = b_ if (b_ is not None and b_.action > s_.action) else s_
+        out["q_rnn"][i] = phys.order_parameter()
+        out["q_dnn"][i] = d_.order_parameter()
+        out["S_sym"][i] = s_.action
+        out["S_dnn"][i] = d_.action
+        out["outlier_rnn"][i] = _outlier(phys)
+        out["err_rnn"][i] = _rel_error(phys, task)
+        out["err_dnn"][i] = _rel_error(d_, task)
+        if b_ is not None:
+            out["q_broken"][i] = b_.order_parameter()
+            out["S_broken"][i] = b_.action
+            out["err_broken"][i] = _rel_error(b_, task)
+    out["solutions"] = sols
+    return out
+
+
+def simulation_point(signal: float, arch: str, N: int, seed: int = 0, task_kw: dict | None = None,
+                     sim_kw: dict | None = None, **theory_kw) -> dict:
+    """Langevin observables at one signal: q (mean, s.e. over chains), |λ|max of W/√N, relative test error."""
+    from .simulate import simulate
+
+    kw = {**DEFAULT_THEORY, **theory_kw}
+    task = make_task_fn(**(task_kw or {}))(signal)
+    sk = dict(n_chains=4, n_samples=60, thin=100, burn_in=12000)
+    sk.update(sim_kw or {})
+    if "step_size" not in sk:
+        # η = 0.1/curvature, curvature = g_w² n_sup max C_TT / κ from the theory (DNN branch, cheap):
+        # the stiff readout direction carries ~5 % Euler bias on its own tiny (O(κ/N)) variance; the
+        # O(1) prior-scale modes that set C are biased by ≈ η/2 ≪ 1 %.
+        th = solve(task, arch="dnn", **kw)
+        cmax = float(np.max(np.diag(th.C)))
+        sk["step_size"] = min(1e-3, 0.1 * kw["kappa"] / (kw["gw2"] * float(task.M.sum()) * max(cmax, 1.0)))
+    r = simulate(task, arch, kw["phi"], N=N, g2=kw["g2"], gu2=kw["gu2"], gw2=kw["gw2"], kappa=kw["kappa"],
+                 seed=seed, **sk)
+    q, q_se = r.order_parameter(task.P, task.P_test, task.T)
+    return dict(q=q, q_se=q_se, eig_abs_max=float(np.mean(r.eig_abs_max)),
+                eig_abs_max_se=float(np.std(r.eig_abs_max, ddof=1) / np.sqrt(len(r.eig_abs_max))),
+                err=_rel_error(r.test_error(task), task), result=r)
+
+
+def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, **kw) -> dict[str, float]:
+    """Sweep point function (issue #8): theory (and Langevin if ``N > 0``) at one signal.
+
+    Returns ``q_theory``, ``outlier_theory``, ``err_theory``, ``action`` (and ``q_sim``, ``q_sim_se``,
+    ``eig_sim``, ``err_sim`` when N > 0). For ``arch='rnn'`` the theory is the physical branch
+    (larger action). ``kw`` may hold task options (P, P_test, T, D, teacher, inputs) and theory
+    options (phi, g2, gu2, gw2, kappa); the task seed is ``seed``.
+    """
+    choice("arch", arch, ("rnn", "dnn"))
+    positive("signal", signal, allow_zero=True)
+    task_kw = {k: kw.pop(k) for k in list(kw) if k in ("P", "P_test", "T", "D", "teacher", "inputs")}
+    task_kw["seed"] = int(seed)
+    theory_kw = {**DEFAULT_THEORY, **kw}
+    grid = np.linspace(0.0, float(signal), 9)[1:] if signal > 0 else np.array([0.0])
+    th = theory_sweep(grid, task_kw=task_kw, **theory_kw)
+    if arch == "rnn":
+        out = dict(q_theory=float(th["q_rnn"][-1]), outlier_theory=float(th["outlier_rnn"][-1]),
+                   err_theory=float(th["err_rnn"][-1]),
+                   action=float(np.nanmax([th["S_sym"][-1], th["S_broken"][-1]])))
+    else:
+        out = dict(q_theory=float(th["q_dnn"][-1]), outlier_theory=0.0, err_theory=float(th["err_dnn"][-1]),
+                   action=float(th["S_dnn"][-1]))
+    if N and int(N) > 0:
+        sim = simulation_point(float(signal), arch, positive_int("N", int(N)), seed=int(seed), task_kw=task_kw,
+                               **theory_kw)
+        out.update(q_sim=sim["q"], q_sim_se=sim["q_se"], eig_sim=sim["eig_abs_max"], err_sim=sim["err"])
+    return out
+
+
+def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] = (128, 512),
+                  sim_signals: Sequence[float] | None = None, task_kw: dict | None = None,
+                  sim_kw: dict | None = None, seed: int = 0, progress: bool = True, **theory_kw):
+    """Theory sweep (RNN & DNN) + Langevin points at ``widths``; returns an xarray Dataset."""
+    import xarray as xr
+    from rich.progress import Progress
+
+    signals = np.linspace(0.25, 6.0, 24) if signals is None else np.asarray(signals, float)
+    th = theory_sweep(signals, task_kw=task_kw, **theory_kw)
+    data = {k: ("signal", v) for k, v in th.items() if k != "solutions"}
+    ds = xr.Dataset(data, coords={"signal": signals})
+    sim_signals = [] if sim_signals is None else list(sim_signals)
+    if sim_signals and widths:
+        shape = (len(widths), 2, len(sim_signals))
+        arrs = {k: np.full(shape, np.nan) for k in ("q_sim", "q_sim_se", "eig_sim", "eig_sim_se", "err_sim")}
+        with Progress(disable=not progress) as bar:
+            job = bar.add_task("Langevin points", total=int(np.prod(shape)))
+            for a, N in enumerate(widths):
+                for b, arch in enumerate(("rnn", "dnn")):
+                    for c, s in enumerate(sim_signals):
+                        r = simulation_point(s, arch, int(N), seed=seed, task_kw=task_kw, sim_kw=sim_kw,
+                                             **theory_kw)
+                        arrs["q_sim"][a, b, c], arrs["q_sim_se"][a, b, c] = r["q"], r["q_se"]
+                        arrs["eig_sim"][a, b, c] = r["eig_abs_max"]
+                        arrs["eig_sim_se"][a, b, c] = r["eig_abs_max_se"]
+                        arrs["err_sim"][a, b, c] = r["err"]
+                        bar.advance(job)
+        for k, v in arrs.items():
+            ds[k] = (("width", "arch", "sim_signal"), v)
+        ds = ds.assign_coords(width=list(widths), arch=["rnn", "dnn"], sim_signal=sim_signals)
+    cfg = {**DEFAULT_TASK, **(task_kw or {})}
+    ds.attrs.update({f"task_{k}": str(v) for k, v in cfg.items()})
+    ds.attrs.update({k: str(v) for k, v in {**DEFAULT_THEORY, **theory_kw}.items()})
+    ds.attrs["description"] = ("Endpoint task phase diagram: q = normalised lag-1 cross-time kernel, "
+                               "outlier = |λ| of W/√N outside the disk of radius g (0: none), "
+                               "err = test MSE / mean squared target. See docs/theory/unified.md.")
+    return ds
+
+
+def plot_phase(ds, path: Path) -> Path:
+    """Three panels: order parameter, outlier, test error vs signal; lines theory, markers Langevin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    s = ds.signal.values
+    ax[0].plot(s, ds.q_rnn, "C0-", label="RNN theory")
+    ax[0].plot(s, ds.q_dnn, "C1--", label="DNN theory")
+    ax[0].set_ylabel("order parameter q (lag-1)")
+    g = float(ds.attrs.get("g2", 1.0)) ** 0.5
+    ax[1].plot(s, np.where(ds.outlier_rnn > 0, ds.outlier_rnn, np.nan), "C0-", label="RNN theory: outlier |λ|")
+    ax[1].axhline(g, color="gray", lw=0.8, ls=":", label="bulk edge g")
+    ax[1].set_ylabel("|λ|max of W/√N")
+    ax[2].plot(s, ds.err_rnn, "C0-", label="RNN theory")
+    ax[2].plot(s, ds.err_dnn, "C1--", label="DNN theory")
+    ax[2].set_ylabel("test error / mean y²")
+    if "q_sim" in ds:
+        markers = ["o", "s", "^", "D"]
+        for a, N in enumerate(ds.width.values):
+            for b, arch in enumerate(ds.arch.values):
+                col = "C0" if arch == "rnn" else "C1"
+                kw = dict(color=col, marker=markers[a % 4], ls="none", mfc="none" if a == 0 else col,
+                          label=f"{arch.upper()} Langevin N={N}")
+                x = ds.sim_signal.values
+                ax[0].errorbar(x, ds.q_sim[a, b], yerr=ds.q_sim_se[a, b], **kw)
+                if arch == "rnn":
+                    ax[1].errorbar(x, ds.eig_sim[a, b], yerr=ds.eig_sim_se[a, b], **kw)
+                ax[2].plot(x, ds.err_sim[a, b], **kw)
+    for a_ in ax:
+        a_.set_xlabel("signal (target scale)")
+        a_.legend(fontsize=7)
+    fig.suptitle("Endpoint task: RNN vs DNN feature learning (lines: theory, markers: Langevin)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_table(ds, path: Path) -> Path:
+    """Markdown table of the theory (and simulation) observables."""
+    lines = ["| signal | q RNN | q DNN | outlier RNN | err RNN | err DNN | S sym | S broken |",
+             "|---|---|---|---|---|---|---|---|"]
+    for i, s in enumerate(ds.signal.values):
+        lines.append(f"| {s:.3g} | {float(ds.q_rnn[i]):.4f} | {float(ds.q_dnn[i]):.4f} | "
+                     f"{float(ds.outlier_rnn[i]):.4f} | {float(ds.err_rnn[i]):.4f} | {float(ds.err_dnn[i]):.4f} | "
+                     f"{float(ds.S_sym[i]):.5f} | {float(ds.S_broken[i]):.5f} |")
+    if "q_sim" in ds:
+        lines += ["", "| width | arch | signal | q (±s.e.) | abs-lambda-max | err |", "|---|---|---|---|---|---|"]
+        for a, N in enumerate(ds.width.values):
+            for b, arch in enumerate(ds.arch.values):
+                for c, s in enumerate(ds.sim_signal.values):
+                    lines.append(f"| {N} | {arch} | {s:.3g} | {float(ds.q_sim[a, b, c]):.4f} ± "
+                                 f"{float(ds.q_sim_se[a, b, c]):.4f} | {float(ds.eig_sim[a, b, c]):.4f} | "
+                                 f"{float(ds.err_sim[a, b, c]):.4f} |")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def run_phase_diagram(out_dir: Path, signals=None, widths=(128, 512), sim_signals=None, **kw) -> list[Path]:
+    """Compute, save (netCDF + PNG + markdown table) and return the written paths."""
+    from ..io import save_dataset
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ds = phase_diagram(signals=signals, widths=widths, sim_signals=sim_signals, **kw)
+    return [save_dataset(ds, out_dir / "phase_diagram.nc"), plot_phase(ds, out_dir / "phase_diagram.png"),
+            write_table(ds, out_dir / "phase_diagram.md")]
+
+
+def phase_demo(out_dir, small: bool = True) -> list[Path]:
+    """Demo for ``fltheory demo``: linear theory for RNN & DNN (20 signals) + a few Langevin points.
+
+    ``small=True`` runs in about 1–2 minutes on 2 CPU cores (N = 128 only, 2 signals, 4 chains).
+    """
+    signals = np.linspace(0.25, 6.0, 20)
+    if small:
+        return run_phase_diagram(Path(out_dir), signals=signals, widths=(128,), sim_signals=[1.5, 5.0],
+                                 sim_kw=dict(n_chains=4, n_samples=40, thin=100, burn_in=16000), progress=False)
+    return run_phase_diagram(Path(out_dir), signals=signals, widths=(128, 512), sim_signals=[1.0, 2.5, 4.0, 5.5])
+
+
+__all__ = ["phase_demo", "phase_diagram", "phase_point", "plot_phase", "run_phase_diagram", "simulation_point",
+           "theory_sweep"]
