@@ -121,3 +121,16 @@ def test_worker_checks_observables():
     out = run_point({"key": "k", "function": "sweep_fixtures:typed_point",
                      "params": {"n": 1, "g2": 1.0, "phi": "erf"}, "seed": None, "reserved": []})
     assert out["ok"] and float(out["values"]["v"]) == 3.0
+
+
+def test_figure_with_a_single_x_value(tmp_path):
+    """A small profile may sweep x over one value; the figure must still draw it (regression)."""
+    import xarray as xr
+
+    from fltheory.sweep.figures import plot_figure
+    from fltheory.sweep.spec import FigureSpec
+
+    ds = xr.Dataset({"err": (("P", "method", "seed"), np.array([[[0.5, 0.6], [0.9, 1.0]]]))},
+                    coords={"P": [4], "method": ["mf", "nngp"], "seed": [0, 1]})
+    paths = plot_figure(ds, FigureSpec(x="P", hue="method", theory=["err"], simulation=["err"]), tmp_path)
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)

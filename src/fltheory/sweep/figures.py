@@ -48,7 +48,8 @@ def _prepare(ds: xr.Dataset, fig: FigureSpec) -> xr.Dataset:
             if d not in keep and ds.sizes[d] != 1:
                 raise SpecError("figure.select", f"variable {var!r} has dimension {d!r} of length {ds.sizes[d]}; "
                                 f"fix it with figure.select.{d}: <value>")
-    return ds.squeeze(drop=False)
+    # squeeze length-1 dimensions that are not plotted (the x axis may legitimately have one value)
+    return ds.squeeze([d for d in ds.dims if d not in keep and ds.sizes[d] == 1], drop=False)
 
 
 def _label(v) -> str:
