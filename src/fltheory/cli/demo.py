@@ -14,11 +14,18 @@ def register(app: typer.Typer) -> None:
     def demo(out: Optional[Path] = typer.Option(None, help="Output directory (default ./fltheory-out/demo)."),
              N: int = typer.Option(256, help="Width of the sampled networks."),
              seed: int = typer.Option(0, help="Seed for the task and the chains.")):
-        """Sample small RNN and DNN posteriors, compare with infinite-width kernels, write figure + table."""
+        """Sample small RNN and DNN posteriors and compare with infinite-width kernels; then the RNN/DNN
+        phase transition on an endpoint task (theory lines, Langevin points). Figures + tables."""
         from ..experiments.kernel_check import kernel_check
+        from ..experiments.phase import phase_demo
 
         out_dir = output_dir("demo", out)
-        console.print("[bold]1/1[/] posterior kernels vs NNGP (RNN and DNN, endpoint task)")
+        console.print("[bold]1/2[/] posterior kernels vs NNGP (RNN and DNN, endpoint task, lazy regime)")
         _, paths = kernel_check(out_dir, N=N, seed=seed)
         console.print(paths[-1].read_text())
-        report_written(paths)
+        console.print("[bold]2/2[/] phase transition: RNN vs DNN order parameter, W outlier, test error")
+        phase_paths = phase_demo(out_dir, small=True)
+        for p in phase_paths:
+            if p.suffix == ".md":
+                console.print(p.read_text())
+        report_written(paths + list(phase_paths))
