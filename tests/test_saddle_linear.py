@@ -8,20 +8,12 @@ from fltheory.saddle import broken_branch, follow_branch, saddle_residual, solve
 from fltheory.saddle import rnn
 from fltheory.saddle.linear_chain import amplification, block_diagonal_solution, critical_signal_T3
 from fltheory.kernels import predict_with_kernel
-from fltheory.tasks import Task, endpoint_task
+from fltheory.tasks import endpoint_task
 
 KAPPA = 0.1
 
 
-def chain_task(y, T=3):
-    """One pattern, |x|²/D = 1, target y at t = T."""
-    X = np.zeros((1, T, 4))
-    X[0, 0, 0] = 2.0
-    Y = np.zeros((1, T, 1))
-    Y[0, -1, 0] = y
-    M = np.zeros((1, T))
-    M[0, -1] = 1
-    return Task(X, Y, M, X.copy(), Y.copy(), M.copy())
+from fltheory.saddle.linear_chain import chain_task  # noqa: E402
 
 
 def _model(task, arch):

@@ -63,3 +63,18 @@ def critical_signal_T3(k1: float = 1.0, g2: float = 1.0, gw2: float = 1.0, kappa
 
 
 __all__ = ["amplification", "block_diagonal_solution", "critical_signal_T3"]
+
+
+def chain_task(y: float, T: int = 3, D: int = 4):
+    """The one-pattern endpoint chain of this module: x = (2, 0, …)/… with |x|²/D = 1 at t = 1,
+    target ``y`` at t = T; the test set is the training pattern itself."""
+    from ..tasks import Task
+
+    positive_int("T", T)
+    X = np.zeros((1, T, D))
+    X[0, 0, 0] = np.sqrt(D)
+    Y = np.zeros((1, T, 1))
+    Y[0, -1, 0] = y
+    M = np.zeros((1, T))
+    M[0, -1] = 1
+    return Task(X, Y, M, X.copy(), Y.copy(), M.copy(), config={"kind": "arrays"})
