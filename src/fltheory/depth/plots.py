@@ -46,7 +46,7 @@ def plot_gap(ds, path: Path, step: int | None = None) -> Path:
             for mode, ls in (("reused", "-"), ("decoupled", "--")):
                 y = ds.train_loss.sel(arch=arch, L=L, mode=mode).mean("seed")
                 ax[0, i].plot(ds.step, y, ls, color=col, label=f"L={L}" if mode == "reused" else None)
-        ax[0, i].set(title=arch, xlabel="GD step", ylabel="train loss")
+        ax[0, i].set(title=f"{arch}: solid reused Wᵀ, dashed decoupled W̃ᵀ", xlabel="GD step", ylabel="train loss")
         ax[0, i].legend(fontsize=7)
         for split, mk in (("train", "o"), ("test", "s")):
             g = ds[f"{split}_gap"].sel(arch=arch, step=step)
