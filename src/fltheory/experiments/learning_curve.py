@@ -153,7 +153,8 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
 
     ``kw`` are fields of :class:`LearningCurveConfig` (plus ``size`` = small|default|full for the
     presets). Returns floats: test_mse, m_target, m_off, w2_relevant, w2_irrelevant, rho_relevant,
-    rho_irrelevant, rho_ratio, converged (MF: 1/0; others 1), test_mse_se (SGLD chain spread).
+    rho_irrelevant, rho_ratio, converged (MF: 1/0; others 1), test_mse_se (SGLD chain spread; MF
+    Monte-Carlo error; 0 for the exact NNGP).
     """
     P = positive_int("P", P)
     method = choice("method", method, METHODS)
@@ -185,7 +186,8 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
                          phi=cfg.phi)
         m_t, off = _coefficients(cfg, f, Xt)
         w2 = np.full(cfg.d, cfg.sw2)
-        return dict(test_mse=float(np.mean((f - Yt) ** 2)), test_mse_se=nan, m_target=m_t, m_off=off,
+        return dict(test_mse=float(np.mean((f - Yt) ** 2)), test_mse_se=0.0,  # exact (no sampling)
+                    m_target=m_t, m_off=off,
                     converged=1.0, **_w2_summary(cfg, w2, ard_update(w2, cfg.N, cfg.a0, cfg.b0)))
     res = run_sgld(X, Y, Xt, Yt, N=cfg.N, kappa2=cfg.kappa2, parametrization=cfg.parametrization,
                    sw2=cfg.sw2, sa2=cfg.sa2, phi=cfg.phi, n_chains=cfg.sgld_chains, burn_in=cfg.burn_in,
