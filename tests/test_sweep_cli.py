@@ -37,7 +37,9 @@ def test_packaged_specs_exist():
 @pytest.mark.parametrize("name", sorted(packaged_specs()))
 def test_reproduce_small_default(name, tmp_path):
     out = tmp_path / name
-    res = runner.invoke(app, ["reproduce", name, "--out", str(out), "--workers", "2", "--no-progress"])
+    # serial executor: the spawn pool and Dask are tested in test_sweep_executors/test_sweep_resume; here
+    # each packaged spec only has to run end to end, and in-process runs share JAX's compile cache
+    res = runner.invoke(app, ["reproduce", name, "--out", str(out), "--executor", "serial", "--no-progress"])
     assert res.exit_code == 0, res.output
     spec = load_spec(packaged_specs()[name].read_text())
     ds = xr.load_dataset(out / "results.nc", engine="h5netcdf")
