@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .._validate import choice, positive, positive_int
-from ..saddle import broken_branch, follow_branch, solve
+from ..saddle import broken_branch, follow_branch
 from ..saddle.solution import Solution
 from ..tasks import endpoint_task
 
@@ -61,6 +61,19 @@ def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory
     sym = follow_branch(make_task, s_sorted, arch="rnn", **kw)
     dnn = follow_branch(make_task, s_sorted, arch="dnn", **kw)
     br = broken_branch(make_task, s_sorted, sym, **kw)
+    # Gaps: a signal where no broken seed converged although the broken branch exists on both sides.
+    # Retry with other seed amplitudes; if still none, the physical branch is unresolved there (nan),
+    # never silently the block-diagonal one.
+    found = np.array([b is not None for b in br])
+    unresolved = np.zeros(len(br), bool)
+    for j in np.where(~found)[0]:
+        if found[:j].any() and found[j + 1:].any():
+            for eps in (0.1, 0.6, 1.0):
+                retry = broken_branch(make_task, s_sorted[j:j + 1], sym[j:j + 1], eps=eps, **kw)[0]
+                if retry is not None:
+                    br[j] = retry
+                    break
+            unresolved[j] = br[j] is None
     out = {k: np.full(len(signals), np.nan) for k in
            ("q_rnn", "q_broken", "S_sym", "S_broken", "outlier_rnn", "err_rnn", "err_dnn", "err_broken",
             "q_dnn", "S_dnn")}
@@ -70,13 +83,15 @@ def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory
         s_, d_, b_ = sym[j], dnn[j], br[j]
         sols["sym"][i], sols["dnn"][i], sols["broken"][i] = s_, d_, b_
         phys = b_ if (b_ is not None and b_.action > s_.action) else s_
-        out["q_rnn"][i] = phys.order_parameter()
         out["q_dnn"][i] = d_.order_parameter()
         out["S_sym"][i] = s_.action
         out["S_dnn"][i] = d_.action
+        out["err_dnn"][i] = _rel_error(d_, task)
+        if unresolved[j]:
+            continue  # physical RNN branch unknown here: q_rnn, outlier_rnn, err_rnn stay nan
+        out["q_rnn"][i] = phys.order_parameter()
         out["outlier_rnn"][i] = _outlier(phys)
         out["err_rnn"][i] = _rel_error(phys, task)
-        out["err_dnn"][i] = _rel_error(d_, task)
         if b_ is not None:
             out["q_broken"][i] = b_.order_parameter()
             out["S_broken"][i] = b_.action
@@ -92,48 +107,56 @@ def simulation_point(signal: float, arch: str, N: int, seed: int = 0, task_kw: d
 
     kw = {**DEFAULT_THEORY, **theory_kw}
     task = make_task_fn(**(task_kw or {}))(signal)
-    sk = dict(n_chains=4, n_samples=60, thin=100, burn_in=12000)
+    # Step, burn-in and thinning: the sampler defaults (conventions §6; η capped by the data curvature
+    # and the learning amplification), burn-in in prior relaxation times σ² (the kernels relax on the
+    # prior time scale whatever η is). Above the RNN transition the chains must also break the
+    # W → −W symmetry from the prior state, which takes O(10) relaxation times (docs/theory/unified.md §3).
+    sk = dict(n_chains=4, n_samples=50, relaxation_times=12.0 if arch == "rnn" else 4.0)
     sk.update(sim_kw or {})
-    if "step_size" not in sk:
-        # η = 0.1/curvature, curvature = g_w² n_sup max C_TT / κ from the theory (DNN branch, cheap):
-        # the stiff readout direction carries ~5 % Euler bias on its own tiny (O(κ/N)) variance; the
-        # O(1) prior-scale modes that set C are biased by ≈ η/2 ≪ 1 %.
-        th = solve(task, arch="dnn", **kw)
-        cmax = float(np.max(np.diag(th.C)))
-        sk["step_size"] = min(1e-3, 0.1 * kw["kappa"] / (kw["gw2"] * float(task.M.sum()) * max(cmax, 1.0)))
     r = simulate(task, arch, kw["phi"], N=N, g2=kw["g2"], gu2=kw["gu2"], gw2=kw["gw2"], kappa=kw["kappa"],
                  seed=seed, **sk)
     q, q_se = r.order_parameter(task.P, task.P_test, task.T)
+    # s.e. of the relative test error: spread of the per-chain errors / √chains
+    sq = np.sum((r.f_test_chains - task.Y_test) ** 2, axis=-1)
+    err_c = np.array([_rel_error(float((s_ * task.M_test).sum() / task.M_test.sum()), task) for s_ in sq])
+    err_se = float(err_c.std(ddof=1) / np.sqrt(len(err_c))) if len(err_c) > 1 else float("nan")
     return dict(q=q, q_se=q_se, eig_abs_max=float(np.mean(r.eig_abs_max)),
                 eig_abs_max_se=float(np.std(r.eig_abs_max, ddof=1) / np.sqrt(len(r.eig_abs_max))),
-                err=_rel_error(r.test_error(task), task), result=r)
+                err=_rel_error(r.test_error(task), task), err_se=err_se, result=r)
 
 
-def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, **kw) -> dict[str, float]:
+def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains: int = 4,
+                relaxation_times: float = 0.0, **kw) -> dict[str, float]:
     """Sweep point function (issue #8): theory (and Langevin if ``N > 0``) at one signal.
 
     Returns ``q_theory``, ``outlier_theory``, ``err_theory``, ``action`` (and ``q_sim``, ``q_sim_se``,
     ``eig_sim``, ``err_sim`` when N > 0). For ``arch='rnn'`` the theory is the physical branch
     (larger action). ``kw`` may hold task options (P, P_test, T, D, teacher, inputs) and theory
-    options (phi, g2, gu2, gw2, kappa); the task seed is ``seed``.
+    options (phi, g2, gu2, gw2, kappa); the task seed is ``seed``. Langevin: ``n_chains`` chains,
+    burn-in ``relaxation_times`` prior relaxation times (0: the :func:`simulation_point` default).
     """
     choice("arch", arch, ("rnn", "dnn"))
     positive("signal", signal, allow_zero=True)
     task_kw = {k: kw.pop(k) for k in list(kw) if k in ("P", "P_test", "T", "D", "teacher", "inputs")}
     task_kw["seed"] = int(seed)
     theory_kw = {**DEFAULT_THEORY, **kw}
-    grid = np.linspace(0.0, float(signal), 9)[1:] if signal > 0 else np.array([0.0])
-    th = theory_sweep(grid, task_kw=task_kw, **theory_kw)
+    grid = np.linspace(0.0, float(signal), 5)[1:] if signal > 0 else np.array([0.0])
     if arch == "rnn":
+        th = theory_sweep(grid, task_kw=task_kw, **theory_kw)
         out = dict(q_theory=float(th["q_rnn"][-1]), outlier_theory=float(th["outlier_rnn"][-1]),
                    err_theory=float(th["err_rnn"][-1]),
                    action=float(np.nanmax([th["S_sym"][-1], th["S_broken"][-1]])))
-    else:
-        out = dict(q_theory=float(th["q_dnn"][-1]), outlier_theory=0.0, err_theory=float(th["err_dnn"][-1]),
-                   action=float(th["S_dnn"][-1]))
+    else:  # the DNN has no broken branch (conventions §7): one continuation suffices
+        make_task = make_task_fn(**task_kw)
+        d_ = follow_branch(make_task, grid, arch="dnn", **theory_kw)[-1]
+        out = dict(q_theory=d_.order_parameter(), outlier_theory=0.0,
+                   err_theory=_rel_error(d_, make_task(grid[-1])), action=float(d_.action))
     if N and int(N) > 0:
+        sim_kw = dict(n_chains=positive_int("n_chains", n_chains))
+        if positive("relaxation_times", relaxation_times, allow_zero=True) > 0:
+            sim_kw["relaxation_times"] = float(relaxation_times)
         sim = simulation_point(float(signal), arch, positive_int("N", int(N)), seed=int(seed), task_kw=task_kw,
-                               **theory_kw)
+                               sim_kw=sim_kw, **theory_kw)
         out.update(q_sim=sim["q"], q_sim_se=sim["q_se"], eig_sim=sim["eig_abs_max"], err_sim=sim["err"])
     return out
 
@@ -152,7 +175,8 @@ def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] 
     sim_signals = [] if sim_signals is None else list(sim_signals)
     if sim_signals and widths:
         shape = (len(widths), 2, len(sim_signals))
-        arrs = {k: np.full(shape, np.nan) for k in ("q_sim", "q_sim_se", "eig_sim", "eig_sim_se", "err_sim")}
+        arrs = {k: np.full(shape, np.nan) for k in ("q_sim", "q_sim_se", "eig_sim", "eig_sim_se", "err_sim",
+                                                    "err_sim_se")}
         with Progress(disable=not progress) as bar:
             job = bar.add_task("Langevin points", total=int(np.prod(shape)))
             for a, N in enumerate(widths):
@@ -164,6 +188,7 @@ def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] 
                         arrs["eig_sim"][a, b, c] = r["eig_abs_max"]
                         arrs["eig_sim_se"][a, b, c] = r["eig_abs_max_se"]
                         arrs["err_sim"][a, b, c] = r["err"]
+                        arrs["err_sim_se"][a, b, c] = r["err_se"]
                         bar.advance(job)
         for k, v in arrs.items():
             ds[k] = (("width", "arch", "sim_signal"), v)
@@ -207,7 +232,8 @@ def plot_phase(ds, path: Path) -> Path:
                 ax[0].errorbar(x, ds.q_sim[a, b], yerr=ds.q_sim_se[a, b], **kw)
                 if arch == "rnn":
                     ax[1].errorbar(x, ds.eig_sim[a, b], yerr=ds.eig_sim_se[a, b], **kw)
-                ax[2].plot(x, ds.err_sim[a, b], **kw)
+                err_se = ds.err_sim_se[a, b] if "err_sim_se" in ds else None
+                ax[2].errorbar(x, ds.err_sim[a, b], yerr=err_se, **kw)
     for a_ in ax:
         a_.set_xlabel("signal (target scale)")
         a_.legend(fontsize=7)
@@ -227,13 +253,15 @@ def write_table(ds, path: Path) -> Path:
                      f"{float(ds.outlier_rnn[i]):.4f} | {float(ds.err_rnn[i]):.4f} | {float(ds.err_dnn[i]):.4f} | "
                      f"{float(ds.S_sym[i]):.5f} | {float(ds.S_broken[i]):.5f} |")
     if "q_sim" in ds:
-        lines += ["", "| width | arch | signal | q (±s.e.) | abs-lambda-max | err |", "|---|---|---|---|---|---|"]
+        lines += ["", "| width | arch | signal | q (±s.e.) | abs-lambda-max (±s.e.) | err (±s.e.) |",
+                  "|---|---|---|---|---|---|"]
         for a, N in enumerate(ds.width.values):
             for b, arch in enumerate(ds.arch.values):
                 for c, s in enumerate(ds.sim_signal.values):
                     lines.append(f"| {N} | {arch} | {s:.3g} | {float(ds.q_sim[a, b, c]):.4f} ± "
-                                 f"{float(ds.q_sim_se[a, b, c]):.4f} | {float(ds.eig_sim[a, b, c]):.4f} | "
-                                 f"{float(ds.err_sim[a, b, c]):.4f} |")
+                                 f"{float(ds.q_sim_se[a, b, c]):.4f} | {float(ds.eig_sim[a, b, c]):.4f} ± "
+                                 f"{float(ds.eig_sim_se[a, b, c]):.4f} | {float(ds.err_sim[a, b, c]):.4f} ± "
+                                 f"{float(ds.err_sim_se[a, b, c]):.4f} |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
@@ -250,15 +278,16 @@ def run_phase_diagram(out_dir: Path, signals=None, widths=(128, 512), sim_signal
 
 
 def phase_demo(out_dir, small: bool = True) -> list[Path]:
-    """Demo for ``fltheory demo``: linear theory for RNN & DNN (20 signals) + a few Langevin points.
+    """Demo for ``fltheory demo``: linear theory for RNN & DNN (20 signals) + Langevin points.
 
-    ``small=True`` runs in about 1–2 minutes on 2 CPU cores (N = 128 only, 2 signals, 4 chains).
+    ``small=True``: N = 128, signals 1.0 (below y_c ≈ 1.7) and 3.0 (above), 4 chains, sampler defaults
+    (about 2–3 minutes on 2 idle CPU cores). ``small=False``: N = 128 and 512 at four signals.
     """
     signals = np.linspace(0.25, 6.0, 20)
     if small:
-        return run_phase_diagram(Path(out_dir), signals=signals, widths=(128,), sim_signals=[1.5, 5.0],
-                                 sim_kw=dict(n_chains=4, n_samples=40, thin=100, burn_in=16000), progress=False)
-    return run_phase_diagram(Path(out_dir), signals=signals, widths=(128, 512), sim_signals=[1.0, 2.5, 4.0, 5.5])
+        return run_phase_diagram(Path(out_dir), signals=signals, widths=(128,), sim_signals=[1.0, 3.0],
+                                 progress=False)
+    return run_phase_diagram(Path(out_dir), signals=signals, widths=(128, 512), sim_signals=[1.0, 2.0, 3.0, 4.0])
 
 
 __all__ = ["phase_demo", "phase_diagram", "phase_point", "plot_phase", "run_phase_diagram", "simulation_point",

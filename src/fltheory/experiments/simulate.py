@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import positive_int
+from .._validate import positive, positive_int
 from ..models import RecurrentNet
-from ..sampling.posterior import sample_posterior
+from ..sampling.posterior import default_burn_in, default_step_size, sample_posterior
 from ..saddle.solution import order_parameter
 
 
@@ -48,16 +48,24 @@ class ChainResults:
 def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.0, gu2: float = 1.0,
              gw2: float = 1.0, kappa: float = 1.0, n_chains: int = 8, n_samples: int = 100,
              thin: int | None = None, burn_in: int | None = None, step_size: float | None = None,
-             seed: int = 0, progress: bool = False) -> ChainResults:
+             seed: int = 0, progress: bool = False, relaxation_times: float = 3.0) -> ChainResults:
     """Langevin-sample the muP posterior (:func:`fltheory.sampling.sample_posterior`, conventions §5–§6)
     and keep per-chain averages and the final spectrum of W/√N per chain (RNN).
 
-    Step size, burn-in and thinning default to the sampler's (three prior relaxation times of
-    burn-in, samples over two more; the step is capped for stability above the transition).
+    Step size, burn-in and thinning default to the sampler's (``relaxation_times`` prior relaxation
+    times σ²_max of burn-in, default 3; samples over two more; the step is capped for stability above
+    the transition). Above the RNN transition the chains start in the symmetric (prior) state and must
+    escape it (spontaneous W → −W symmetry breaking): that takes O(10) relaxation times at N = 128–512
+    on the T = 3 chain, so pass ``relaxation_times≈30`` there (docs/theory/unified.md §3).
     """
     N = positive_int("N", N)
+    kappa = positive("kappa", kappa)
+    relaxation_times = positive("relaxation_times", relaxation_times)
     net = RecurrentNet(N=N, D=task.D, T=task.T, O=task.O, phi=phi, tied=arch == "rnn", parametrization="mup",
                        g2=g2, gu2=gu2, gw2=gw2)
+    if burn_in is None:
+        eta = default_step_size(net, task, kappa) if step_size is None else step_size
+        burn_in = default_burn_in(net, eta, relaxation_times=relaxation_times)
     sim = sample_posterior(net, task, kappa=kappa, n_samples=n_samples, thin=thin, burn_in=burn_in,
                            n_chains=positive_int("n_chains", n_chains), step_size=step_size, seed=seed,
                            progress=progress)
