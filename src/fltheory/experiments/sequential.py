@@ -30,13 +30,17 @@ TASK_DEFAULTS = dict(teacher="lds", P=4, P_test=64, T=6, D=6, mask="every_other"
 def relative_step_errors(f_test, task) -> np.ndarray:
     """Per-step relative test error ``[T]``: mean (f − y)² / mean y² over test sequences."""
     sq = np.sum((np.asarray(f_test) - task.Y_test) ** 2, axis=-1).mean(0)
-    return sq / np.sum(task.Y_test**2, axis=-1).mean(0)
+    power = np.sum(task.Y_test**2, axis=-1).mean(0)
+    # a step whose target is identically 0 (e.g. the first `delay` steps of a delayed copy) has no
+    # relative error: NaN, skipped by the averages below
+    return np.where(power > 0, sq / np.where(power > 0, power, 1.0), np.nan)
 
 
 def split_errors(per_step, task) -> dict:
     sup = task.M[0].astype(bool)
-    out = {"err_sup": float(per_step[sup].mean())}
-    out["err_unsup"] = float(per_step[~sup].mean()) if (~sup).any() else float("nan")
+    mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+    out = {"err_sup": mean(per_step[sup])}
+    out["err_unsup"] = mean(per_step[~sup]) if (~sup).any() else float("nan")
     return out
 
 
