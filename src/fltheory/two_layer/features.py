@@ -95,6 +95,15 @@ def cube_kernel_eigenvalue(k: int, d: int, sw2: float = 1.0, phi="relu") -> floa
     return float(np.sum(K * kraw) / 2.0**d)
 
 
+
+def _check_relevant(relevant, d) -> tuple:
+    """The relevant coordinates as a tuple of distinct ints in [0, d); errors name ``d``/``relevant``."""
+    positive_int("d", d)
+    S = tuple(int(j) for j in relevant)
+    if len(set(S)) != len(S) or not S or min(S) < 0 or max(S) >= d:
+        raise FLTheoryInputError(f"relevant: expected distinct coordinates in [0, {d}), got {relevant}")
+    return S
+
 @dataclass(frozen=True)
 class ParityOverlaps:
     """Walsh overlaps on the Boolean cube for the target y = χ_S(x) (k-sparse parity).
@@ -111,18 +120,14 @@ class ParityOverlaps:
     _patterns: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        positive_int("d", self.d)
-        S = tuple(int(j) for j in self.relevant)
-        if len(set(S)) != len(S) or not S or min(S) < 0 or max(S) >= self.d:
-            raise FLTheoryInputError(f"relevant: expected distinct coordinates in [0, {self.d}), got {self.relevant}")
-        object.__setattr__(self, "relevant", S)
+        object.__setattr__(self, "relevant", _check_relevant(self.relevant, self.d))
         tracked = tuple(tuple(int(j) for j in A) for A in self.tracked)
         object.__setattr__(self, "tracked", tracked)
         if self.method not in ("clt", "exact"):
             raise FLTheoryInputError(f"method: unknown value {self.method!r}; choose one of ['clt', 'exact']")
         if self.method == "exact" and self.d > 16:
             raise FLTheoryInputError(f"method: 'exact' enumerates 2^d points and needs d <= 16, got d = {self.d}")
-        E = tuple(sorted(set(S).union(*[set(A) for A in tracked]))) if self.method == "clt" else tuple(range(self.d))
+        E = tuple(sorted(set(self.relevant).union(*[set(A) for A in tracked]))) if self.method == "clt" else tuple(range(self.d))
         object.__setattr__(self, "_E", E)
         object.__setattr__(self, "_patterns", all_patterns(len(E)))
         get_activation(self.phi)
@@ -186,11 +191,7 @@ class SingleIndexOverlaps:
     phi: str = "relu"
 
     def __post_init__(self):
-        positive_int("d", self.d)
-        S = tuple(int(j) for j in self.relevant)
-        if len(set(S)) != len(S) or not S or min(S) < 0 or max(S) >= self.d:
-            raise FLTheoryInputError(f"relevant: expected distinct coordinates in [0, {self.d}), got {self.relevant}")
-        object.__setattr__(self, "relevant", S)
+        object.__setattr__(self, "relevant", _check_relevant(self.relevant, self.d))
         positive_int("degree", self.degree)
         if positive_int("n_max", self.n_max) < self.degree:
             raise FLTheoryInputError(f"n_max: must be >= degree = {self.degree}, got {self.n_max}")
