@@ -27,7 +27,7 @@ from ..kernels.layout import time_major
 from ..kernels.nngp import nngp_kernels
 from .action import (SaddleProblem, ln_z1_gaussian, pre_kernel, problem_from_arrays, readout_term,
                      tilted_cov_gaussian)
-from .single_neuron import importance_ln_z1, mcmc_moments, standard_draws
+from .single_neuron import alternating_signs, importance_ln_z1, mcmc_moments, standard_draws
 from .solution import Diagnostics, Solution
 
 ARCHS = ("rnn", "dnn")
@@ -258,7 +258,8 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     task : a :class:`fltheory.tasks.Task`; S = entries with ``task.M == 1``.
     arch : ``rnn`` (shared weights: all (t, s) blocks of K) or ``dnn`` (independent layers: δ_ts).
     phi : activation; ``linear`` is solved in closed-form matrices, anything else with the
-        importance-sampled action (``n_mc`` antithetic pairs, seed ``mc_seed``).
+        importance-sampled action (``n_mc`` base draws, closed under the sign symmetries: see
+        :func:`~fltheory.saddle.single_neuron.standard_draws`; seed ``mc_seed``).
     g2, gu2, gw2, kappa : prior variances and temperature (conventions §3, §5).
     init : a previous :class:`Solution` or ``(C, Chat)`` on the training entries (continuation);
         default: the NNGP kernel and Ĉ = 0 (the lazy solution).
@@ -280,7 +281,10 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         raise FLTheoryInputError("task: no supervised entries (task.M is all zero)")
     n = prob.n
     linear = act.closed_form == "linear"
-    z = None if linear else standard_draws(n_mc, n if tied else prob.P, mc_seed)
+    # RNN: draws closed under h_t → (−1)^t h_t as well as h → −h, so the sampled action keeps the
+    # odd-lag symmetry exactly (the block-diagonal branch stays block-diagonal; docs/theory/unified.md)
+    flips = (alternating_signs(prob.T, prob.P),) if tied and prob.T > 1 else ()
+    z = None if linear else standard_draws(n_mc, n if tied else prob.P, mc_seed, flips=flips)
 
     if init is None:
         C0 = nngp_kernels(task.X, phi=act, g2=g2, gu2=gu2, tied=tied).C

@@ -41,10 +41,29 @@ def gaussian_moments(K, Chat):
     return np.asarray(tilted_cov_gaussian(jnp.asarray(K), jnp.asarray(Chat)))
 
 
-def standard_draws(n_mc: int, n: int, seed: int) -> jax.Array:
-    """Fixed draws z ∈ R^{2·n_mc × n}: n_mc standard normals and their mirror images (antithetic)."""
+def standard_draws(n_mc: int, n: int, seed: int, flips=()) -> jax.Array:
+    """Fixed draws z: n_mc standard normals closed under z → −z (antithetic) and under z → s⊙z for each
+    sign pattern s in ``flips`` (the whole group they generate with −1; 2·n_mc·2^len(flips) rows).
+
+    Closing the draw set under a sign symmetry of the single-neuron measure (odd φ: h → E h with E
+    diagonal ±1) makes the sample-average action exactly invariant under it, so a symmetric saddle
+    point stays exactly symmetric and a pitchfork stays a pitchfork (with open draws the MC noise
+    breaks the symmetry and turns the bifurcation into an imperfect one). The sample average stays
+    unbiased for any such set, because s⊙z has the law of z.
+    """
     z = jax.random.normal(jax.random.PRNGKey(seed), (positive_int("n_mc", n_mc), n), dtype=jnp.float64)
-    return jnp.concatenate([z, -z], axis=0)
+    z = jnp.concatenate([z, -z], axis=0)
+    for s in flips:
+        s = jnp.asarray(s, jnp.float64)
+        if s.shape != (n,) or not bool(jnp.all(jnp.abs(s) == 1.0)):
+            raise FLTheoryInputError(f"flips: expected sign patterns of ±1 with shape ({n},)")
+        z = jnp.concatenate([z, z * s], axis=0)
+    return z
+
+
+def alternating_signs(T: int, P: int) -> np.ndarray:
+    """The sign pattern (−1)^t on time-major (t, μ) entries: the RNN's odd-lag symmetry (conventions §7)."""
+    return np.repeat((-1.0) ** np.arange(T), P)
 
 
 def _chol(K):
