@@ -114,12 +114,17 @@ def broken_branch(make_task: Callable[[float], object], signals: Sequence[float]
     return out
 
 def _continue(make_task, prev, prev_s, s, min_order, solve_kw, depth: int = 4):
+    # A too-long step either fails or lands Newton on the block-diagonal saddle (q = 0): both mean
+    # "step too long", so halve it (up to ``depth`` times: a branch that really ends in between is
+    # given up, and the caller's seeds from the block-diagonal solution are tried next).
     try:
         cand = solve(make_task(s), arch="rnn", init=prev, homotopy=False, **solve_kw)
-        return cand if cand.order_parameter() > min_order else None
+        if cand.order_parameter() > min_order:
+            return cand
     except (ConvergenceError, np.linalg.LinAlgError):
-        if depth == 0:
-            return None
+        pass
+    if depth == 0:
+        return None
     mid = 0.5 * (prev_s + s)
     half = _continue(make_task, prev, prev_s, mid, min_order, solve_kw, depth - 1)
     if half is None:
