@@ -28,6 +28,7 @@ class ChainResults:
     N: int
     step_size: float
     n_steps: int
+    final_params: dict | None = None  # last state of every chain (leading chain axis): a warm start
 
     def train_kernel_chains(self, P: int, P_test: int, T: int) -> np.ndarray:
         n = P + P_test
@@ -48,7 +49,8 @@ class ChainResults:
 def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.0, gu2: float = 1.0,
              gw2: float = 1.0, kappa: float = 1.0, n_chains: int = 8, n_samples: int = 100,
              thin: int | None = None, burn_in: int | None = None, step_size: float | None = None,
-             seed: int = 0, progress: bool = False, relaxation_times: float = 3.0) -> ChainResults:
+             seed: int = 0, progress: bool = False, relaxation_times: float = 3.0,
+             init_params=None) -> ChainResults:
     """Langevin-sample the muP posterior (:func:`fltheory.sampling.sample_posterior`, conventions §5–§6)
     and keep per-chain averages and the final spectrum of W/√N per chain (RNN).
 
@@ -57,6 +59,8 @@ def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.
     the transition). Above the RNN transition the chains start in the symmetric (prior) state and must
     escape it (spontaneous W → −W symmetry breaking): that takes O(10) relaxation times at N = 128–512
     on the T = 3 chain, so pass ``relaxation_times≈30`` there (docs/theory/unified.md §3).
+    ``init_params`` (with a leading chain axis, e.g. ``final_params`` of an earlier run) replaces the
+    prior start (a chain continued in segments: pass the previous run's ``final_params``).
     """
     N = positive_int("N", N)
     kappa = positive("kappa", kappa)
@@ -68,7 +72,7 @@ def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.
         burn_in = default_burn_in(net, eta, relaxation_times=relaxation_times)
     sim = sample_posterior(net, task, kappa=kappa, n_samples=n_samples, thin=thin, burn_in=burn_in,
                            n_chains=positive_int("n_chains", n_chains), step_size=step_size, seed=seed,
-                           progress=progress)
+                           progress=progress, init_params=init_params)
     P = task.P
     if net.tied:
         ev = np.asarray(sim.weight_eigenvalues(net))
@@ -76,7 +80,8 @@ def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.
     else:
         ev, eabs = None, np.full(n_chains, np.nan)
     return ChainResults(C_chains=sim.C_chains, f_test_chains=sim.f_chains[:, P:], f_train_chains=sim.f_chains[:, :P],
-                        eig_abs_max=eabs, eigvals=ev, N=N, step_size=sim.step_size, n_steps=sim.n_steps)
+                        eig_abs_max=eabs, eigvals=ev, N=N, step_size=sim.step_size, n_steps=sim.n_steps,
+                        final_params=sim.final_params)
 
 
 __all__ = ["ChainResults", "simulate"]
