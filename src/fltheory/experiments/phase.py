@@ -280,12 +280,12 @@ def run_phase_diagram(out_dir: Path, signals=None, widths=(128, 512), sim_signal
 def phase_demo(out_dir, small: bool = True) -> list[Path]:
     """Demo for ``fltheory demo``: linear theory for RNN & DNN (20 signals) + Langevin points.
 
-    ``small=True``: N = 128, signals 1.0 (below y_c ≈ 1.7) and 3.0 (above), 4 chains, sampler defaults
+    ``small=True``: N = 64 and 128, signals 1.0 (below y_c ≈ 1.7) and 3.0 (above), 4 chains, sampler defaults
     (about 2–3 minutes on 2 idle CPU cores). ``small=False``: N = 128 and 512 at four signals.
     """
     signals = np.linspace(0.25, 6.0, 20)
     if small:
-        return run_phase_diagram(Path(out_dir), signals=signals, widths=(128,), sim_signals=[1.0, 3.0],
+        return run_phase_diagram(Path(out_dir), signals=signals, widths=(64, 128), sim_signals=[1.0, 3.0],
                                  progress=False)
     return run_phase_diagram(Path(out_dir), signals=signals, widths=(128, 512), sim_signals=[1.0, 2.0, 3.0, 4.0])
 
