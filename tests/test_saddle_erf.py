@@ -15,18 +15,23 @@ from fltheory.saddle.single_neuron import (alternating_signs, importance_moments
                                            standard_draws)
 
 KAPPA = 0.1
+T2, P2 = 3, 2  # a small RNN measure (T·P = 6) for estimator-level tests
+
+
+def _tilted_problem(seed, chat_scale):
+    """A random PD K and symmetric Ĉ on T2·P2 time-major entries."""
+    n = T2 * P2
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n))
+    B = rng.standard_normal((n, n))
+    return A @ A.T / n + 0.3 * np.eye(n), chat_scale * (B + B.T)
 
 
 def test_symmetric_draws_make_the_sampled_action_exactly_invariant():
     # h_t → (−1)^t h_t (and h → −h) maps the draw set onto itself, so the sampled moments of a
     # sign-transformed problem are the sign-transformed moments, to round-off.
-    T, P = 3, 2
-    n = T * P
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((n, n))
-    K = A @ A.T / n + 0.3 * np.eye(n)
-    B = rng.standard_normal((n, n))
-    Chat = 0.2 * (B + B.T)
+    T, P, n = T2, P2, T2 * P2
+    K, Chat = _tilted_problem(0, 0.2)
     E = np.diag(alternating_signs(T, P))
     act = get_activation("erf")
     z = standard_draws(512, n, 3, flips=(alternating_signs(T, P),))
@@ -86,13 +91,8 @@ def test_erf_saddle_point_against_hmc():
 def test_sobol_draws_beat_plain_monte_carlo():
     # the same tilted erf measure (T = 3, P = 2), 8 scramble/PRNG seeds, 4096 base draws each:
     # the seed-to-seed spread of ⟨φφᵀ⟩ is several times smaller with scrambled Sobol' points
-    T, P = 3, 2
-    n = T * P
-    rng = np.random.default_rng(1)
-    A = rng.standard_normal((n, n))
-    K = A @ A.T / n + 0.3 * np.eye(n)
-    B = rng.standard_normal((n, n))
-    Chat = 0.3 * (B + B.T)
+    T, P, n = T2, P2, T2 * P2
+    K, Chat = _tilted_problem(1, 0.3)
     act = get_activation("erf")
     flips = (alternating_signs(T, P),)
     spread = {}
