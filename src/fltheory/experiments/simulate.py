@@ -57,8 +57,9 @@ def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.
     Step size, burn-in and thinning default to the sampler's (``relaxation_times`` prior relaxation
     times σ²_max of burn-in, default 3; samples over two more; the step is capped for stability above
     the transition). Above the RNN transition the chains start in the symmetric (prior) state and must
-    escape it (spontaneous W → −W symmetry breaking): that takes O(10) relaxation times at N = 128–512
-    on the T = 3 chain, so pass ``relaxation_times≈30`` there (docs/theory/unified.md §3).
+    escape it (spontaneous W → −W symmetry breaking), and the cross-time kernels then relax slowly: on the
+    T = 3 chain pass ``relaxation_times=30`` (linear) or ``400`` (erf) at N = 128–512
+    (docs/theory/unified.md §3.1, §3.5).
     ``init_params`` (with a leading chain axis, e.g. ``final_params`` of an earlier run) replaces the
     prior start (a chain continued in segments: pass the previous run's ``final_params``).
     """

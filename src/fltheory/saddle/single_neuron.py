@@ -64,7 +64,7 @@ def standard_draws(n_mc: int, n: int, seed: int, flips=(), method: str = "sobol"
 
         m = int(np.ceil(np.log2(n_mc)))
         u = qmc.Sobol(d=n, scramble=True, seed=int(seed)).random_base2(m)
-        z = jnp.asarray(norm.ppf(u), dtype=jnp.float64)
+        z = jnp.asarray(norm.ppf(np.clip(u, 1e-15, 1 - 1e-15)), dtype=jnp.float64)  # no ±inf
     elif method == "mc":
         z = jax.random.normal(jax.random.PRNGKey(seed), (n_mc, n), dtype=jnp.float64)
     else:
