@@ -2,7 +2,7 @@
 
 Theory: the importance-sampled saddle point with n_mc = 65536 scrambled Sobol' draws (seed-to-seed spread
 ≤ 0.05 %, ≤ 0.16 % from an HMC re-measurement: test_saddle_erf.py). Symmetric phase y = 1.25 (C far from
-the NNGP kernel); broken phase y = 3 (theory q = 0.730, outlier |λ| = 1.638, f = 2.681; the broken
+the NNGP kernel); broken phase y = 3 (theory q = 0.728, outlier |λ| = 1.638, f = 2.681; the broken
 branch starts at y ≈ 1.9).
 
 Equilibration. Above the transition each chain starts in the symmetric (prior) state and breaks the
@@ -79,8 +79,8 @@ def test_erf_broken_phase_n128():
     assert q_th > 0.6 and lam_th > 1.3
     r = _sim(Y_HIGH, 128, relaxation_times=BURN_BROKEN)
     q, q_se = r.order_parameter(1, 1, 3)
-    # measured 0.7295 ± 0.012 (16 chains, 400 relaxation times) vs 0.7276; tolerance 0.08 ≈ 4 s.e. of 8 chains
-    assert abs(q - q_th) < 0.08, (q, q_se, q_th)
+    # measured 0.726 ± 0.007 (8 chains) vs 0.7276; tolerance 4 s.e. + 0.01 (O(1/N) bias)
+    assert abs(q - q_th) < 4 * q_se + 0.01, (q, q_se, q_th)
     per_chain = [np.abs(C[0, 1]) / np.sqrt(C[0, 0] * C[1, 1]) for C in r.train_kernel_chains(1, 1, 3)]
     assert min(per_chain) > 0.3, per_chain  # every chain has broken the symmetry
     # measured max relative error 0.57 % (16 chains); the cross-time entries have a chain s.e. of 3–5 % with
@@ -123,11 +123,11 @@ def test_erf_broken_phase_converges_with_width():
         r = _sim(Y_HIGH, N, relaxation_times=BURN_BROKEN)
         errs[N] = _kernel_error(r, th)
         qs[N] = r.order_parameter(1, 1, 3)
-        # these hold at both widths (measured q 0.733 ± 0.011, 0.739 ± 0.005; f within 0.003)
-        assert abs(qs[N][0] - th.order_parameter()) < 0.08, (N, qs[N])
+        # measured q 0.726 ± 0.007 (N = 128), 0.728 ± 0.004 (N = 512) vs 0.7276: 4 s.e. + 0.01 (O(1/N) bias)
+        assert abs(qs[N][0] - th.order_parameter()) < 4 * qs[N][1] + 0.01, (N, qs[N])
         assert abs(float(np.median(r.eig_abs_max)) - abs(th.weight_outliers()[0])) < 0.15, (N, r.eig_abs_max)
         assert abs(r.f_test_chains[:, 0, -1, 0].mean() - th.prediction.f_test[0, -1, 0]) < 0.01
     print("erf kernel errors", errs, "q", qs)
-    # the issue's criterion; measured 0.0125 (N = 128) → 0.0050 (N = 512), q 0.726 ± 0.007, 0.728 ± 0.004
+    # the issue's criterion; measured 0.0125 (N = 128) → 0.0050 (N = 512)
     # (26 min on 2 shared cores)
     assert errs[512] < 0.05 and errs[512] < errs[128], errs
