@@ -5,7 +5,6 @@ import pytest
 import fltheory  # noqa: F401  (float64)
 from fltheory.kernels import nngp_kernels
 from fltheory.saddle import broken_branch, follow_branch, saddle_residual, solve
-from fltheory.saddle import rnn
 from fltheory.saddle.linear_chain import amplification, block_diagonal_solution, critical_signal_T3
 from fltheory.kernels import predict_with_kernel
 from fltheory.tasks import endpoint_task
@@ -16,11 +15,6 @@ KAPPA = 0.1
 from fltheory.saddle.linear_chain import chain_task  # noqa: E402
 
 
-def _model(task, arch):
-    prob = rnn.problem_from_arrays(task.X, task.Y, task.M, arch == "rnn", 1.0, 1.0, 1.0, KAPPA)
-    return rnn._Model(prob, fltheory.get_activation("linear"), None)
-
-
 @pytest.mark.parametrize("T", [1, 3, 4])
 @pytest.mark.parametrize("y", [0.5, 2.0, 4.0])
 def test_closed_form_satisfies_saddle_equations(T, y):
@@ -28,7 +22,7 @@ def test_closed_form_satisfies_saddle_equations(T, y):
     task = chain_task(y, T)
     C, Chat = block_diagonal_solution(y, T, kappa=KAPPA)
     for arch in ("rnn", "dnn"):
-        assert saddle_residual(_model(task, arch), C, Chat) < 1e-10
+        assert saddle_residual(task, C, Chat, arch=arch, kappa=KAPPA) < 1e-10
     sol = solve(task, arch="dnn", kappa=KAPPA)
     np.testing.assert_allclose(sol.C, C, atol=1e-9)
     np.testing.assert_allclose(sol.Chat, Chat, atol=1e-9)

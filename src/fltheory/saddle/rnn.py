@@ -1,195 +1,324 @@
 """The saddle point of the unified RNN/DNN action (conventions §7, docs/theory/unified.md).
 
-:func:`solve` finds (C, Ĉ) with ∂S/∂C = ∂S/∂Ĉ = 0 by Newton's method on the gradient of the action,
-with the Hessian from JAX autodiff (float64). C is parametrised by its Cholesky factor (positive
-diagonal via exp), so every iterate is positive definite; a backtracking line search keeps the
-tilted measure normalisable (I + 2KĈ with positive determinant, finite action). If Newton from the
-initial point fails, the targets are ramped from 0 (homotopy from the lazy NNGP solution). A solve
-that does not reach ``tol`` raises :class:`fltheory.ConvergenceError` (or returns a Solution with
-``diagnostics.converged = False`` when ``raise_on_failure=False``).
+:func:`solve` finds (C, Ĉ) with F(C, Ĉ) = 0 (:mod:`.equations`) by matrix-free Newton–Krylov
+(:mod:`.newton_krylov`): each Newton step is a GMRES solve whose matrix-vector products are
+forward-mode Jacobian-vector products of F. Nothing of size n² × n² is formed: per iteration the cost is
+O(n³) for linear φ and O(n_mc·n²) for importance-sampled φ, the memory O(restart·n² + chunk·n).
+The DNN (``arch='dnn'``) is the same code on T layer blocks of size P (its measure factorises), the
+RNN (``arch='rnn'``) on one block of size n = T·P.
 
-The RNN (``arch='rnn'``) and the DNN (``arch='dnn'``) are the same code: the DNN masks the
-pre-activation kernel and the output kernel to same-time blocks (δ_ts). The supervised set S is
-``task.M``, so endpoint and sequential tasks need nothing else.
+If Newton from the initial point fails, the targets are ramped from 0 (continuation from the lazy
+NNGP solution). A solve that does not reach ``tol`` raises :class:`fltheory.ConvergenceError` with the
+residual and a remedy (or returns a Solution with ``diagnostics.converged = False`` and a warning when
+``raise_on_failure=False``).
 """
 from __future__ import annotations
 
-from functools import lru_cache, partial
+import math
+import time
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._resources import require_memory, single_blas_thread
 from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int
 from ..activations import get_activation
 from ..kernels.gp import predict_with_kernel
-from ..kernels.layout import time_major
 from ..kernels.nngp import nngp_kernels
-from .action import (SaddleProblem, ln_z1_gaussian, pre_kernel, problem_from_arrays, readout_term,
-                     tilted_cov_gaussian)
-from .single_neuron import alternating_signs, importance_ln_z1, mcmc_moments, standard_draws
+from .action import SaddleProblem, pre_kernel, problem_from_arrays
+from .equations import DrawPlan, Equations, Layout, tilted_test_moments
+from .newton_krylov import newton_krylov
+from .single_neuron import alternating_signs, mcmc_moments
 from .solution import Diagnostics, Solution
 
 ARCHS = ("rnn", "dnn")
+DRAWS = ("auto", "sobol", "mc")
+#: bytes of fixed Sobol' base draws kept in memory with ``draws='auto'`` (beyond: counter-based MC)
+SOBOL_BUDGET = 64 * 2**20
+#: bytes of one chunk's working arrays in the importance pass
+CHUNK_BUDGET = 32 * 2**20
+#: bytes of the GMRES Krylov basis
+KRYLOV_BUDGET = 1536 * 2**20
 
 
 # ----------------------------------------------------------------------------------------------
-# parametrisation θ = (ℓ, ĉ): C = L Lᵀ (L lower triangular, diag = exp), Ĉ symmetric
+# problem set-up
 # ----------------------------------------------------------------------------------------------
-def _tril(n):
-    return np.tril_indices(n)
+def problem_from_task(task, arch: str = "rnn", g2: float = 1.0, gu2: float = 1.0, gw2: float = 1.0,
+                      kappa: float = 1.0) -> SaddleProblem:
+    """The :class:`~fltheory.saddle.action.SaddleProblem` of ``task`` (supervised set S = ``task.M``)."""
+    choice("arch", arch, ARCHS)
+    g2, gu2, gw2, kappa = (positive(k, v) for k, v in (("g2", g2), ("gu2", gu2), ("gw2", gw2), ("kappa", kappa)))
+    prob = problem_from_arrays(task.X, task.Y, task.M, arch == "rnn", g2, gu2, gw2, kappa)
+    if not prob.sup.any():
+        raise FLTheoryInputError("task: no supervised entries (task.M is all zero)")
+    return prob
 
 
-def theta_to_mats(theta, n):
-    r, c = _tril(n)
-    m = len(r)
-    ell, chat = theta[:m], theta[m:]
-    L = jnp.zeros((n, n), theta.dtype).at[r, c].set(ell)
-    d = jnp.diag(L)
-    L = L - jnp.diag(d) + jnp.diag(jnp.exp(d))
-    C = L @ L.T
-    H = jnp.zeros((n, n), theta.dtype).at[r, c].set(chat)
-    Chat = H + H.T - jnp.diag(jnp.diag(H))
-    return C, Chat
+def _sign_group(prob: SaddleProblem, m: int) -> np.ndarray:
+    """Rows of ±1 closing the draws under h → −h and, for the RNN, h_t → (−1)^t h_t (odd-lag symmetry)."""
+    rows = [np.ones(m), -np.ones(m)]
+    if prob.tied and prob.T > 1:
+        s = alternating_signs(prob.T, prob.P)
+        rows += [s, -s]
+    return np.stack(rows)
 
 
-_theta_to_mats_jit = jax.jit(theta_to_mats, static_argnums=1)
+def draw_plan(prob: SaddleProblem, n_mc: int, seed: int, draws: str = "auto") -> DrawPlan:
+    """Fixed draws for the importance-sampled action: ``n_mc`` base rows (rounded up to whole chunks,
+    and for Sobol' to a power of 2), each expanded by the sign group (2 or 4 draws per base row).
 
+    ``draws='sobol'``: scrambled Sobol' points (``scipy.stats.qmc``) through the normal quantile, kept in
+    memory (n_mc·m floats); ``'mc'``: counter-based normals generated chunk by chunk (memory independent of
+    n_mc); ``'auto'``: Sobol' while the base array fits in 64 MiB, else MC.
+    """
+    n_mc = positive_int("n_mc", n_mc)
+    choice("draws", draws, DRAWS)
+    lay = Layout(prob.T, prob.P, prob.tied)
+    m = lay.m
+    signs = _sign_group(prob, m)
+    if draws == "auto":
+        draws = "sobol" if 2 ** math.ceil(math.log2(n_mc)) * m * 8 <= SOBOL_BUDGET else "mc"
+    # rows per chunk: a chunk holds ~8 arrays of (chunk·n_signs, m) floats for each of the B blocks
+    chunk = int(max(64, CHUNK_BUDGET // (8 * 8 * m * len(signs) * lay.B)))
+    chunk = 2 ** int(math.floor(math.log2(chunk)))
+    if draws == "sobol":
+        from scipy.stats import norm, qmc
 
-def mats_to_theta(C, Chat):
-    C = np.asarray(C, float)
-    n = C.shape[0]
-    L = np.linalg.cholesky(0.5 * (C + C.T) + 1e-14 * np.eye(n))
-    L[np.diag_indices(n)] = np.log(np.diag(L))
-    r, c = _tril(n)
-    return np.concatenate([L[r, c], np.asarray(Chat, float)[r, c]])
-
-
-# ----------------------------------------------------------------------------------------------
-# the action
-# ----------------------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def _compiled(T: int, P: int, tied: bool, act, sup: tuple):
-    """Jitted action, gradients and Hessian for one static shape (compiled once, reused by every solve)."""
-    n = T * P
-    sup_arr = np.zeros(n, bool)
-    sup_arr[list(sup)] = True
-    linear = act.closed_form == "linear"
-    layer_blocks = None if tied else [np.arange(t * P, (t + 1) * P) for t in range(T)]
-    mask = np.kron(np.eye(T), np.ones((P, P)))
-
-    def S_mats(C, Chat, data):
-        prob = SaddleProblem(G=data["G"], sup=sup_arr, y=data["y"], T=T, P=P, tied=tied, g2=data["g2"],
-                             gu2=data["gu2"], gw2=data["gw2"], kappa=data["kappa"])
-        K = pre_kernel(C, prob)
-        # independent layers (DNN): the measure factorises, only same-time Ĉ enters ln Z₁; the
-        # cross-time C, Ĉ are then fixed to 0 by the tr(ĈC) term alone.
-        Chat_m = Chat if tied else Chat * mask
-        if linear:
-            lnz = ln_z1_gaussian(K, Chat_m)
-        else:
-            lnz = importance_ln_z1(K, Chat_m, act, data["z"], blocks=layer_blocks, Lq=data["Lq"])
-        return jnp.sum(Chat * C) + lnz + readout_term(C, prob)
-
-    S_theta = lambda th, data: S_mats(*theta_to_mats(th, n), data)
-    return dict(S_mats=jax.jit(S_mats), grad_mats=jax.jit(jax.grad(S_mats, argnums=(0, 1))),
-                S_theta=jax.jit(S_theta), g_theta=jax.jit(jax.grad(S_theta)),
-                H_theta=jax.jit(jax.hessian(S_theta)))
-
-
-class _Model:
-    """Action and its derivatives for one problem (the compiled functions are shared by shape)."""
-
-    def __init__(self, prob: SaddleProblem, act, z, Lq=None):
-        self.prob, self.act, self.z, self.Lq = prob, act, z, Lq
-        self.linear = act.closed_form == "linear"
-        fns = _compiled(prob.T, prob.P, prob.tied, act, tuple(int(i) for i in np.flatnonzero(prob.sup)))
-        data = dict(G=jnp.asarray(prob.G), y=jnp.asarray(prob.y), g2=jnp.float64(prob.g2),
-                    gu2=jnp.float64(prob.gu2), gw2=jnp.float64(prob.gw2), kappa=jnp.float64(prob.kappa),
-                    z=jnp.zeros((1, 1)) if z is None else jnp.asarray(z),
-                    Lq=jnp.eye(prob.n) if Lq is None else jnp.asarray(Lq))
-        self.S_mats = partial(fns["S_mats"], data=data)
-        self.grad_mats = partial(fns["grad_mats"], data=data)
-        self.S_theta = partial(fns["S_theta"], data=data)
-        self.g_theta = partial(fns["g_theta"], data=data)
-        self.H_theta = partial(fns["H_theta"], data=data)
-
-
-def saddle_residual(model: _Model, C, Chat) -> float:
-    """Relative size of the saddle-point equations: max|∂S/∂Ĉ|/max|C|, max|∂S/∂C|/(1+max|Ĉ|)."""
-    gC, gH = model.grad_mats(jnp.asarray(C), jnp.asarray(Chat))
-    gC, gH = np.asarray(gC), np.asarray(gH)
-    return float(max(np.max(np.abs(gH)) / max(np.max(np.abs(C)), 1e-300),
-                     np.max(np.abs(gC)) / (1.0 + np.max(np.abs(Chat)))))
-
-
-def _picard(model: _Model, theta0, tol, max_iter, alpha: float = 0.3):
-    """Damped fixed-point iteration C ← C − α∂S/∂Ĉ (= (1−α)C + α⟨φφᵀ⟩), Ĉ ← Ĉ − α∂S/∂C.
-
-    Used for nonlinear φ to bring the importance-sampled equations close to a root, where Newton
-    then converges quadratically (from far away Newton stalls on the sampled action)."""
-    n = model.prob.n
-    C, H = (np.asarray(a) for a in _theta_to_mats_jit(jnp.asarray(theta0), n))
-    hist = []
-    for it in range(max_iter):
-        gC, gH = (np.asarray(a) for a in model.grad_mats(jnp.asarray(C), jnp.asarray(H)))
-        res = float(max(np.max(np.abs(gH)) / max(np.max(np.abs(C)), 1e-300),
-                        np.max(np.abs(gC)) / (1.0 + np.max(np.abs(H)))))
-        hist.append(res)
-        if not np.isfinite(res):
-            break
-        if res < tol:
-            break
-        C2, H2 = C - alpha * gH, H - alpha * gC
-        if np.linalg.eigvalsh(0.5 * (C2 + C2.T)).min() <= 0:
-            alpha *= 0.5
-            continue
-        C, H = 0.5 * (C2 + C2.T), 0.5 * (H2 + H2.T)
-    return jnp.asarray(mats_to_theta(C, H)), hist
-
-
-def _newton(model: _Model, theta0, tol, max_iter):
-    n = model.prob.n
-    if not model.linear:
-        theta0, pre = _picard(model, theta0, tol=1e-5, max_iter=20 * max_iter)
+        n_base = 2 ** math.ceil(math.log2(n_mc))
+        chunk = min(chunk, n_base)
+        u = qmc.Sobol(d=m, scramble=True, seed=int(seed)).random_base2(int(math.log2(n_base)))
+        base = jnp.asarray(norm.ppf(np.clip(u, 1e-15, 1 - 1e-15)), dtype=jnp.float64)
     else:
-        pre = []
-    theta = jnp.asarray(theta0)
-    hist = list(pre)
-    for it in range(max_iter + 1):
-        C, Chat = _theta_to_mats_jit(theta, n)
-        res = saddle_residual(model, C, Chat)
-        hist.append(res)
-        if not np.isfinite(res):
-            return theta, False, it, hist
-        if res < tol:
-            return theta, True, it, hist
-        g = model.g_theta(theta)
-        H = model.H_theta(theta)
-        try:
-            step = -np.linalg.solve(np.asarray(H), np.asarray(g))
-        except np.linalg.LinAlgError:
-            return theta, False, it, hist
-        if not np.all(np.isfinite(step)):
-            return theta, False, it, hist
-        gnorm = float(np.linalg.norm(g))
-        alpha, accepted = 1.0, False
-        for _ in range(30):
-            cand = theta + alpha * step
-            Sc = float(model.S_theta(cand))
-            gc = float(np.linalg.norm(np.asarray(model.g_theta(cand))))
-            if np.isfinite(Sc) and np.isfinite(gc) and gc < (1 - 1e-4 * alpha) * gnorm:
-                accepted = True
-                break
-            alpha *= 0.5
-        if not accepted:
-            return theta, False, it, hist
-        theta = cand
-    return theta, False, max_iter, hist
+        chunk = min(chunk, n_mc)
+        n_base = int(math.ceil(n_mc / chunk) * chunk)
+        base = None
+    return DrawPlan(base, jax.random.PRNGKey(int(seed)), n_base, chunk, jnp.asarray(signs))
+
+
+def _krylov_restart(prob: SaddleProblem, restart: int | None) -> int:
+    """GMRES restart length. The Jacobian is I + (nilpotent in time) + (a coupling of rank ≈ n_sup·O
+    through the readout), so GMRES needs about n_sup·O + 2T steps; capped by the basis memory."""
+    lay = Layout(prob.T, prob.P, prob.tied)
+    if restart is not None:
+        return positive_int("krylov_restart", restart, minimum=2)
+    want = int(prob.y.size + 2 * prob.T + 20)
+    cap = int(KRYLOV_BUDGET // (2 * lay.B * lay.m**2 * 8))
+    return int(max(20, min(want, cap)))
+
+
+def memory_estimate(prob: SaddleProblem, linear: bool, restart: int, plan: DrawPlan | None) -> float:
+    """Peak bytes of one solve: the Krylov basis, ~30 work arrays of the unknowns' size, the draws."""
+    lay = Layout(prob.T, prob.P, prob.tied)
+    block = 2 * lay.B * lay.m**2 * 8
+    need = (restart + 30) * block
+    if plan is not None:
+        need += 8 * 8 * plan.chunk * plan.signs.shape[0] * lay.m * lay.B
+        if plan.base is not None:
+            need += plan.base.size * 8
+    return float(need)
+
+
+# ----------------------------------------------------------------------------------------------
+# Newton–Krylov with continuation
+# ----------------------------------------------------------------------------------------------
+def _flat(x):
+    return jnp.concatenate([x[0].ravel(), x[1].ravel()])
+
+
+def _unflat(v, shape):
+    k = int(np.prod(shape))
+    return v[:k].reshape(shape), v[k:].reshape(shape)
+
+
+def _run_newton(eq: Equations, x0, tol, max_iter, restart):
+    shape = x0[0].shape
+    F = lambda v: _flat(eq.F(_unflat(v, shape)))
+    J = lambda v, d: _flat(eq.jvp(_unflat(v, shape), _unflat(d, shape)))
+    measure = lambda v, r: eq.residual_norm(_unflat(v, shape), _unflat(r, shape))
+    v, rec = newton_krylov(F, J, _flat(x0), measure, tol, max_iter, restart)
+    return _unflat(v, shape), rec
+
+
+def _homotopy(prob, act, plan, A, x_lazy, tol, max_iter, restart, log):
+    """Ramp the targets y → λy, λ: 0 → 1, each step solved from the previous one (adaptive step)."""
+    lam, dlam = 0.0, 0.25
+    x = x_lazy
+    iters = mv = 0
+    hist = []
+    while lam < 1.0:
+        nxt = min(1.0, lam + dlam)
+        eq = Equations(prob, act, plan, A, scale=nxt)
+        xn, rec = _run_newton(eq, x, tol, max_iter, restart)
+        iters += rec.iterations
+        mv += rec.matvecs
+        if rec.converged:
+            x, lam = xn, nxt
+            hist += rec.history
+            dlam = min(0.5, dlam * 1.5)
+            log(f"homotopy λ = {lam:.3g}: {rec.iterations} Newton steps")
+        else:
+            dlam /= 4
+            if dlam < 1e-4:
+                return x, False, iters, mv, hist
+    return x, True, iters, mv, hist
+
+
+def _proposal(eq: Equations, x) -> jax.Array:
+    """Whitened proposal factors A_b: A Aᵀ = 1.2 · L_K⁻¹⟨hhᵀ⟩L_K⁻ᵀ per block (1.2 widens its tails)."""
+    st = eq.stats(x)
+    K = np.asarray(eq.pre_kernel(x[0]))
+    out = []
+    for Kb, hh in zip(K, np.asarray(st["hh"])):
+        Lk = _chol(Kb)
+        W = np.linalg.solve(Lk, np.linalg.solve(Lk, hh).T)
+        out.append(_chol(1.2 * W))
+    return jnp.asarray(np.stack(out))
+
+
+def _chol(A):
+    A = 0.5 * (A + A.T)
+    return np.linalg.cholesky(A + 1e-12 * np.trace(A) / A.shape[0] * np.eye(A.shape[0]))
+
+
+def _init_blocks(task, prob, act, init, lay: Layout):
+    n = prob.n
+    if init is None:
+        C0 = nngp_kernels(task.X, phi=act, g2=prob.g2, gu2=prob.gu2, tied=prob.tied).C
+        H0 = np.zeros((n, n))
+    elif isinstance(init, Solution):
+        C0, H0 = init.C, init.Chat
+    else:
+        if not isinstance(init, (tuple, list)) or len(init) != 2:
+            raise FLTheoryInputError("init: expected a Solution or a pair (C, Chat)")
+        C0, H0 = (np.asarray(a, float) for a in init)
+    for name, A in (("init", C0), ("init", H0)):
+        if A.shape != (n, n):
+            raise FLTheoryInputError(f"{name}: expected ({n}, {n}) matrices on the training entries, got {A.shape}")
+        if not np.all(np.isfinite(A)):
+            raise FLTheoryInputError(f"{name}: contains NaN or inf")
+    Cb = lay.from_dense(C0)
+    try:
+        np.linalg.cholesky(0.5 * (Cb + np.swapaxes(Cb, -1, -2)) + 1e-12 * np.eye(lay.m))
+    except np.linalg.LinAlgError:
+        raise FLTheoryInputError("init: C is not positive semi-definite") from None
+    return jnp.asarray(Cb), jnp.asarray(lay.from_dense(H0))
 
 
 # ----------------------------------------------------------------------------------------------
 # public API
+# ----------------------------------------------------------------------------------------------
+def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1.0, gw2: float = 1.0,
+          kappa: float = 1.0, *, init: Solution | tuple | None = None, tol: float = 1e-10,
+          max_iter: int = 50, n_mc: int = 4096, mc_seed: int = 0, draws: str = "auto", mc_tol: float = 0.01,
+          mcmc_check: bool = False, mcmc_kw: dict | None = None, homotopy: bool = True,
+          raise_on_failure: bool = True, n_adapt: int = 2, krylov_restart: int | None = None,
+          verbose: bool = False) -> Solution:
+    """Solve the saddle-point equations of the unified theory on ``task``.
+
+    Parameters
+    ----------
+    task : a :class:`fltheory.tasks.Task`; S = entries with ``task.M == 1``.
+    arch : ``rnn`` (shared weights: all (t, s) blocks of K) or ``dnn`` (independent layers: δ_ts).
+    phi : activation; ``linear`` is solved with closed-form matrix equations, anything else with the
+        importance-sampled single-neuron measure (``n_mc`` base draws, closed under the sign symmetries,
+        seed ``mc_seed``, kind ``draws``: see :func:`draw_plan`).
+    g2, gu2, gw2, kappa : prior variances and temperature (conventions §3, §5).
+    init : a previous :class:`Solution` or ``(C, Chat)`` on the training entries (continuation);
+        default: the NNGP kernel and Ĉ = 0 (the lazy solution).
+    tol : convergence threshold on the relative residual (``diagnostics.residual``).
+    mc_tol : nonlinear φ: a warning is issued when the estimated Monte-Carlo error of C (max s.e. of an
+        entry over max |C|, ``diagnostics.mc_error``) exceeds it; it names the ESS and the remedy.
+    mcmc_check : nonlinear φ: re-measure ⟨φφᵀ⟩ at the solution with blackjax HMC (an independent
+        estimator) and record its error and z-score in ``diagnostics`` (``mcmc_kw`` go to
+        :func:`~fltheory.saddle.single_neuron.mcmc_moments`).
+    homotopy : on failure, ramp the targets from 0 to 1 (continuation from the lazy solution).
+    n_adapt : nonlinear φ: number of times the importance proposal is re-fitted to the tilted ⟨hhᵀ⟩ and
+        the equations re-solved (the first solve uses the prior N(0, K) as proposal).
+    krylov_restart : GMRES restart length (default: n_sup·O + 2T + 20, capped by memory).
+    verbose : print one line per stage.
+    """
+    act = get_activation(phi, "phi")
+    prob = problem_from_task(task, arch, g2, gu2, gw2, kappa)
+    positive_int("max_iter", max_iter)
+    positive("tol", tol)
+    positive("mc_tol", mc_tol)
+    positive_int("n_adapt", n_adapt, minimum=0)
+    choice("draws", draws, DRAWS)
+    positive_int("n_mc", n_mc)
+    lay = Layout(prob.T, prob.P, prob.tied)
+    linear = act.closed_form == "linear"
+    restart = _krylov_restart(prob, krylov_restart)
+    # size check before anything is allocated (the draws are counted without being made)
+    probe = None
+    if not linear:
+        n_base = 2 ** math.ceil(math.log2(n_mc))
+        sob = draws == "sobol" or (draws == "auto" and n_base * lay.m * 8 <= SOBOL_BUDGET)
+        probe = DrawPlan(jnp.zeros((1, 1)) if sob else None, None, n_base, min(n_base, 4096),
+                         jnp.zeros((4 if prob.tied and prob.T > 1 else 2, 1)))
+    need = memory_estimate(prob, linear, restart, probe)
+    if probe is not None and probe.base is not None:
+        need += n_base * lay.m * 8
+    require_memory("task", need, f"the saddle point at T·P = {prob.n} ({arch}, {act.name})",
+                   "reduce P or T (or krylov_restart; for nonlinear φ, n_mc or draws='mc')")
+    C0, H0 = _init_blocks(task, prob, act, init, lay)
+    log = (lambda s: print(f"[saddle] {s}", flush=True)) if verbose else (lambda s: None)
+    plan = None if linear else draw_plan(prob, n_mc, mc_seed, draws)
+    t0 = time.perf_counter()
+    with single_blas_thread():
+        eq = Equations(prob, act, plan)
+        x, rec = _run_newton(eq, (C0, H0), tol, max_iter, restart)
+        ok, iters, mv, hist = rec.converged, rec.iterations, rec.matvecs, list(rec.history)
+        method = "newton-krylov"
+        log(f"newton: {rec.iterations} steps, {rec.matvecs} jvps, residual {hist[-1]:.3g} {rec.reason}")
+        if not ok and homotopy:
+            Cl = jnp.asarray(lay.from_dense(nngp_kernels(task.X, phi=act, g2=prob.g2, gu2=prob.gu2,
+                                                         tied=prob.tied).C))
+            x, ok, it2, mv2, h2 = _homotopy(prob, act, plan, None, (Cl, jnp.zeros_like(Cl)), tol, max_iter,
+                                             restart, log)
+            iters, mv, hist = iters + it2, mv + mv2, hist + h2
+            method += "+homotopy"
+        if not linear and ok and n_adapt:
+            for _ in range(n_adapt):
+                eq = Equations(prob, act, plan, _proposal(eq, x))
+                x, rec = _run_newton(eq, x, tol, max_iter, restart)
+                iters, mv, hist = iters + rec.iterations, mv + rec.matvecs, hist + rec.history
+                ok = rec.converged
+                if not ok:
+                    break
+            method += f"+adapted-proposal({n_adapt})"
+        res = eq.residual_norm(x)
+        ok = bool(ok and res < tol)
+        wall = time.perf_counter() - t0
+    if not ok:
+        msg = (f"solve: Newton–Krylov did not converge (arch={arch}, phi={act.name}, residual {res:.3g} > "
+               f"tol {tol:g} after {iters} iterations); remedies: continue from a nearby solution "
+               f"(saddle.follow_branch), a smaller signal step, or a larger max_iter")
+        if raise_on_failure:
+            raise ConvergenceError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    return _finish(task, prob, eq, act, x, dict(arch=arch, converged=ok, iterations=iters, matvecs=mv,
+                                                residual=res, method=method, history=hist, wall=wall),
+                   mc_seed, mc_tol, mcmc_check, mcmc_kw or {})
+
+
+def saddle_residual(task, C, Chat, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1.0,
+                    gw2: float = 1.0, kappa: float = 1.0, n_mc: int = 4096, mc_seed: int = 0) -> float:
+    """Relative residual of the saddle-point equations at (C, Ĉ) on the training entries of ``task``:
+    max(max|C − ⟨φφᵀ⟩|/max|C|, max|Ĉ − Ĉ_new|/(1 + max|Ĉ|)) (``diagnostics.residual`` of a solve)."""
+    act = get_activation(phi, "phi")
+    prob = problem_from_task(task, arch, g2, gu2, gw2, kappa)
+    lay = Layout(prob.T, prob.P, prob.tied)
+    plan = None if act.closed_form == "linear" else draw_plan(prob, n_mc, mc_seed)
+    eq = Equations(prob, act, plan)
+    x = (jnp.asarray(lay.from_dense(C)), jnp.asarray(lay.from_dense(Chat)))
+    return eq.residual_norm(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# observables at the solution
 # ----------------------------------------------------------------------------------------------
 def _all_layout(P, Pt, T):
     n = P + Pt
@@ -198,237 +327,89 @@ def _all_layout(P, Pt, T):
     return tr, te
 
 
-def _test_extension(prob_all: SaddleProblem, C_tr, act, tr, te, isb, seed):
-    """C over train+test: test patterns carry no tilt, so h_te | h_tr is the prior conditional
-    Gaussian. K_all depends on C_all (shifted), so iterate T+1 times (exact: shift is nilpotent).
-    ``isb``: the importance samples of the training measure per block (None for linear φ)."""
+def _test_extension(prob_all: SaddleProblem, C_tr, H_tr, eq: Equations, tr, te, seed):
+    """C over train+test. Test patterns carry no tilt, so h_te | h_tr is the prior conditional Gaussian.
+    K_all depends on C_all (shifted), so iterate T+1 times (exact: the shift is nilpotent). Nonlinear φ
+    uses the solver's draws and weights for h_tr (chunked, :func:`~.equations.tilted_test_moments`)."""
     T = prob_all.T
-    n_all = prob_all.n
-    C_all = np.zeros((n_all, n_all))
+    C_all = np.zeros((prob_all.n, prob_all.n))
     C_all[np.ix_(tr, tr)] = C_tr
-    linear = isb is None
-    blocks = [np.arange(n_all)] if prob_all.tied else [np.arange(t * prob_all.P, (t + 1) * prob_all.P)
-                                                        for t in range(T)]
-    rng = np.random.default_rng(seed + 7919)
+    blocks = [np.arange(prob_all.n)] if prob_all.tied else [np.arange(t * prob_all.P, (t + 1) * prob_all.P)
+                                                             for t in range(T)]
     for _ in range(T + 1):
         K_all = np.asarray(pre_kernel(jnp.asarray(C_all), prob_all))
         new = np.zeros_like(C_all)
         new[np.ix_(tr, tr)] = C_tr
         for k, b in enumerate(blocks):
-            btr = np.intersect1d(b, tr)
-            bte = np.intersect1d(b, te)
+            btr, bte = np.intersect1d(b, tr), np.intersect1d(b, te)
             if len(bte) == 0:
                 continue
             Ktt = K_all[np.ix_(btr, btr)]
             Kxt = K_all[np.ix_(bte, btr)]
-            A = np.linalg.solve(Ktt, Kxt.T).T
+            A = np.linalg.lstsq(Ktt, Kxt.T, rcond=1e-13)[0].T
             Kc = K_all[np.ix_(bte, bte)] - A @ Kxt.T
             Kc = 0.5 * (Kc + Kc.T)
-            loc_tr = np.searchsorted(tr, btr)
-            if linear:
-                Ctr = C_tr[np.ix_(loc_tr, loc_tr)]
+            loc = np.searchsorted(tr, btr)
+            if eq.linear:
+                Ctr = C_tr[np.ix_(loc, loc)]
                 new[np.ix_(bte, btr)] = A @ Ctr
                 new[np.ix_(btr, bte)] = (A @ Ctr).T
                 new[np.ix_(bte, bte)] = Kc + A @ Ctr @ A.T
             else:
-                _, w, htr, atr = isb[k][:4]
                 lam, V = np.linalg.eigh(Kc)
                 Lc = V * np.sqrt(np.clip(lam, 0, None))
-                extra = np.random.default_rng(seed + 7919 + k).standard_normal((htr.shape[0], len(bte)))
-                hte = htr @ A.T + extra @ Lc.T
-                ate = np.asarray(act(jnp.asarray(hte)))
-                cross = np.einsum("k,ki,kj->ij", w, ate, atr)
-                new[np.ix_(bte, btr)] = cross
-                new[np.ix_(btr, bte)] = cross.T
-                new[np.ix_(bte, bte)] = np.einsum("k,ki,kj->ij", w, ate, ate)
+                cross, tete = tilted_test_moments(eq, k, Ktt, H_tr[np.ix_(loc, loc)], A, Lc, seed)
+                new[np.ix_(bte, btr)] = np.asarray(cross)
+                new[np.ix_(btr, bte)] = np.asarray(cross).T
+                new[np.ix_(bte, bte)] = np.asarray(tete)
         C_all = new
-    del rng
     return C_all
 
 
-def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1.0, gw2: float = 1.0,
-          kappa: float = 1.0, *, init: Solution | tuple | None = None, tol: float = 1e-10,
-          max_iter: int = 50, n_mc: int = 4096, mc_seed: int = 0, mcmc_check: bool = False,
-          mcmc_kw: dict | None = None, homotopy: bool = True, raise_on_failure: bool = True,
-          n_adapt: int = 2) -> Solution:
-    """Solve the saddle-point equations of the unified theory on ``task``.
-
-    Parameters
-    ----------
-    task : a :class:`fltheory.tasks.Task`; S = entries with ``task.M == 1``.
-    arch : ``rnn`` (shared weights: all (t, s) blocks of K) or ``dnn`` (independent layers: δ_ts).
-    phi : activation; ``linear`` is solved in closed-form matrices, anything else with the
-        importance-sampled action (``n_mc`` base draws, closed under the sign symmetries: see
-        :func:`~fltheory.saddle.single_neuron.standard_draws`; seed ``mc_seed``).
-    g2, gu2, gw2, kappa : prior variances and temperature (conventions §3, §5).
-    init : a previous :class:`Solution` or ``(C, Chat)`` on the training entries (continuation);
-        default: the NNGP kernel and Ĉ = 0 (the lazy solution).
-    tol : convergence threshold on :func:`saddle_residual`.
-    mcmc_check : for nonlinear φ, re-measure ⟨φφᵀ⟩ at the solution with blackjax HMC and record the
-        Monte-Carlo error and the residual in ``diagnostics`` (``mcmc_kw`` go to
-        :func:`~fltheory.saddle.single_neuron.mcmc_moments`).
-    homotopy : on failure, ramp the targets from 0 to 1 (continuation from the lazy solution).
-    n_adapt : nonlinear φ: number of times the importance proposal N(0, Σq) is re-fitted to the tilted
-        ⟨hhᵀ⟩ and the equations re-solved (the first solve uses the prior N(0, K) as proposal).
-    """
-    choice("arch", arch, ARCHS)
-    act = get_activation(phi, "phi")
-    g2, gu2, gw2, kappa = (positive(k, v) for k, v in (("g2", g2), ("gu2", gu2), ("gw2", gw2), ("kappa", kappa)))
-    positive_int("max_iter", max_iter)
-    tied = arch == "rnn"
-    prob = problem_from_arrays(task.X, task.Y, task.M, tied, g2, gu2, gw2, kappa)
-    if not prob.sup.any():
-        raise FLTheoryInputError("task: no supervised entries (task.M is all zero)")
-    n = prob.n
-    linear = act.closed_form == "linear"
-    # RNN: draws closed under h_t → (−1)^t h_t as well as h → −h, so the sampled action keeps the
-    # odd-lag symmetry exactly (the block-diagonal branch stays block-diagonal; docs/theory/unified.md)
-    flips = (alternating_signs(prob.T, prob.P),) if tied and prob.T > 1 else ()
-    z = None if linear else standard_draws(n_mc, n if tied else prob.P, mc_seed, flips=flips)
-
-    if init is None:
-        C0 = nngp_kernels(task.X, phi=act, g2=g2, gu2=gu2, tied=tied).C
-        if not tied:
-            C0 = C0 * prob.time_mask
-        H0 = np.zeros((n, n))
-    elif isinstance(init, Solution):
-        C0, H0 = init.C, init.Chat
-    else:
-        C0, H0 = (np.asarray(a, float) for a in init)
-    Lq = None
-    model = _Model(prob, act, z, Lq)
-    theta, ok, iters, hist = _newton(model, mats_to_theta(C0, H0), tol, max_iter)
-    method = "newton"
-    if not ok and homotopy:
-        theta, ok, iters, hist = _homotopy(task, prob, act, z, C0, H0, tol, max_iter, Lq)
-        method = "newton+homotopy"
-    if not linear and ok:
-        # adapt the importance proposal to the tilted measure (⟨hhᵀ⟩ at the current solution), re-solve
-        for _ in range(n_adapt):
-            Cc, Hc = (np.asarray(a) for a in _theta_to_mats_jit(jnp.asarray(theta), n))
-            Lq = _proposal(Cc, Hc, prob, act, z, model.Lq)
-            model = _Model(prob, act, z, Lq)
-            theta, ok, it2, h2 = _newton(model, theta, tol, max_iter)
-            iters += it2
-            hist += h2
-            if not ok:
-                break
-        method += f"+adapted-proposal({n_adapt})"
-    C, Chat = (np.asarray(a) for a in _theta_to_mats_jit(jnp.asarray(theta), n))
-    if not tied:
-        Chat = Chat * prob.time_mask
-        C = C * prob.time_mask
-    res = saddle_residual(model, C, Chat)
-    ok = ok and res < tol
-    if not ok and raise_on_failure:
-        raise ConvergenceError(
-            f"solve: Newton did not converge (arch={arch}, phi={act.name}, residual {res:.3g} > tol {tol:g} "
-            f"after {iters} iterations); try continuation (saddle.follow_branch) or a smaller signal step")
-    return _finish(task, prob, model, act, C, Chat, arch, ok, iters, res, method, hist, z, mc_seed,
-                   n_mc, mcmc_check, mcmc_kw or {}, dict(g2=g2, gu2=gu2, gw2=gw2, kappa=kappa))
-
-
-def _chol_np(A):
-    A = 0.5 * (A + A.T)
-    return np.linalg.cholesky(A + 1e-12 * np.trace(A) / A.shape[0] * np.eye(A.shape[0]))
-
-
-def _blocks_of(prob):
-    if prob.tied:
-        return [np.arange(prob.n)]
-    return [np.arange(t * prob.P, (t + 1) * prob.P) for t in range(prob.T)]
-
-
-def _is_blocks(K, Chat, act, z, Lq, prob):
-    """Per factorising block: (indices, weights, h, φ(h), ⟨hhᵀ⟩, ⟨φhᵀ⟩, ess) of the importance estimate."""
-    from .single_neuron import importance_moments
-
-    out = []
-    zz = np.asarray(z)
-    for b in _blocks_of(prob):
-        ix = np.ix_(b, b)
-        Lb = None if Lq is None else np.asarray(Lq)[ix]
-        C_, hh, ph, ess, w, h, a = importance_moments(K[ix], Chat[ix], act, zz[:, : len(b)], Lb)
-        out.append((b, w, h, a, hh, ph, ess))
-    return out
-
-
-def _proposal(C, Chat, prob, act, z, Lq):
-    """Whitened proposal factor A: A Aᵀ = 1.2 · L_K⁻¹ ⟨hhᵀ⟩ L_K⁻ᵀ (block-diagonal for the DNN).
-
-    The factor 1.2 widens the proposal so its tails cover the target's (bounded weights)."""
-    K = np.asarray(pre_kernel(jnp.asarray(C), prob))
-    A = np.zeros((prob.n, prob.n))
-    for b, w, h, a, hh, ph, ess in _is_blocks(K, Chat * (1 if prob.tied else prob.time_mask), act, z, Lq, prob):
-        Lk = _chol_np(K[np.ix_(b, b)])
-        Wt = np.linalg.solve(Lk, np.linalg.solve(Lk, hh).T)
-        A[np.ix_(b, b)] = _chol_np(1.2 * Wt)
-    return A
-
-
-def _homotopy(task, prob, act, z, C0, H0, tol, max_iter, Lq=None):
-    """Ramp y → λ y, λ: 0 → 1, with adaptive steps, each solved by Newton from the previous one."""
-    import dataclasses
-
-    lam, dlam = 0.0, 0.25
-    theta = mats_to_theta(C0, np.zeros_like(H0))
-    total = 0
-    hist = []
-    while lam < 1.0:
-        nxt = min(1.0, lam + dlam)
-        model = _Model(dataclasses.replace(prob, y=prob.y * nxt), act, z, Lq)
-        th, ok, it, h = _newton(model, theta, tol, max_iter)
-        total += it
-        if ok:
-            theta, lam = th, nxt
-            hist += h
-            dlam = min(0.5, dlam * 1.5)
-        else:
-            dlam /= 4
-            if dlam < 1e-4:
-                return theta, False, total, hist
-    return theta, True, total, hist
-
-
-def _finish(task, prob, model, act, C, Chat, arch, ok, iters, res, method, hist, z, mc_seed, n_mc,
-            mcmc_check, mcmc_kw, params):
-    K = np.asarray(pre_kernel(jnp.asarray(C), prob))
-    action = float(model.S_mats(jnp.asarray(C), jnp.asarray(Chat)))
-    linear = act.closed_form == "linear"
-    ess = float("nan")
-    isb = None
-    if linear:
+def _finish(task, prob, eq: Equations, act, x, info, mc_seed, mc_tol, mcmc_check, mcmc_kw):
+    lay = eq.layout
+    C, Chat = lay.to_dense(np.asarray(x[0])), lay.to_dense(np.asarray(x[1]))
+    K = lay.to_dense(np.asarray(eq.pre_kernel(x[0])))
+    action = eq.action(x)
+    ess = mc_error = float("nan")
+    if eq.linear:
         phih = C.copy()
     else:
-        isb = _is_blocks(K, Chat, act, z, model.Lq, prob)
-        phih = np.zeros_like(C)
-        for b, w, h, a, hh, ph, e in isb:
-            phih[np.ix_(b, b)] = ph
-        ess = float(min(x[-1] for x in isb))
+        st = eq.stats(x)
+        phih = lay.to_dense(np.asarray(st["phih"]))
+        ess = float(np.min(np.asarray(st["ess"])))
+        mc_error = float(np.max(np.asarray(st["sem"])) / max(np.max(np.abs(C)), 1e-300))
+        if mc_error > mc_tol:
+            warnings.warn(
+                f"solve: Monte-Carlo error of C ≈ {mc_error:.2%} > mc_tol = {mc_tol:.2%} (importance-sampling "
+                f"ESS {ess:.0f} of {eq.plan.n_draws} draws); increase n_mc (the error falls like 1/√n_mc) or "
+                f"n_adapt", RuntimeWarning, stacklevel=3)
     diag_kw = {}
-    if mcmc_check and not linear:
+    if mcmc_check and not eq.linear:
         mm = mcmc_moments(K, Chat, act, seed=mc_seed, **mcmc_kw)
         diff = np.abs(mm.phiphi - C)
         if not prob.tied:
             diff = diff * prob.time_mask
-        diag_kw = dict(mc_error=mm.max_sem, mc_residual=float(diff.max()),
-                       mc_zscore=float(np.max(diff / np.maximum(mm.phiphi_sem, 1e-300))),
-                       mc_acceptance=mm.acceptance)
-    # test rows
+        diag_kw = dict(mcmc_error=mm.max_sem, mcmc_residual=float(diff.max()),
+                       mcmc_zscore=float(np.max(diff / np.maximum(mm.phiphi_sem, 1e-300))),
+                       mcmc_acceptance=mm.acceptance)
     P, Pt, T = task.P, task.P_test, task.T
     X_all = np.concatenate([task.X, task.X_test])
     Y_all = np.concatenate([task.Y, np.zeros_like(task.Y_test)])
     M_all = np.concatenate([task.M, np.zeros((Pt, T))])
     prob_all = problem_from_arrays(X_all, Y_all, M_all, prob.tied, prob.g2, prob.gu2, prob.gw2, prob.kappa)
     tr, te = _all_layout(P, Pt, T)
-    C_all = _test_extension(prob_all, C, act, tr, te, isb, mc_seed)
+    C_all = _test_extension(prob_all, C, Chat, eq, tr, te, mc_seed)
     if not prob.tied:
         C_all = C_all * prob_all.time_mask
     pred = predict_with_kernel(C_all, task, tied=prob.tied, gw2=prob.gw2, kappa=prob.kappa)
-    diag = Diagnostics(converged=bool(ok), iterations=int(iters), residual=float(res), method=method,
-                       history=tuple(float(h) for h in hist), ess=ess, **diag_kw)
-    return Solution(arch=arch, phi=act.name, C=C, Chat=Chat, K=K, C_all=C_all, phih=phih, action=action,
+    diag = Diagnostics(converged=info["converged"], iterations=int(info["iterations"]),
+                       residual=float(info["residual"]), method=info["method"],
+                       history=tuple(float(h) for h in info["history"]), ess=ess, mc_error=mc_error,
+                       matvecs=int(info["matvecs"]), wall_time=float(info["wall"]), **diag_kw)
+    params = dict(g2=prob.g2, gu2=prob.gu2, gw2=prob.gw2, kappa=prob.kappa)
+    return Solution(arch=info["arch"], phi=act.name, C=C, Chat=Chat, K=K, C_all=C_all, phih=phih, action=action,
                     prediction=pred, diagnostics=diag, T=T, P=P, P_test=Pt, params=params)
 
 
-__all__ = ["ARCHS", "saddle_residual", "solve", "theta_to_mats", "mats_to_theta"]
+__all__ = ["ARCHS", "draw_plan", "memory_estimate", "problem_from_task", "saddle_residual", "solve"]

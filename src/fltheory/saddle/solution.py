@@ -14,15 +14,18 @@ class Diagnostics:
     """Convergence record of one solve (never returned unconverged unless ``converged`` is False)."""
 
     converged: bool
-    iterations: int
-    residual: float              # max |saddle-point equation| (relative), see rnn.saddle_residual
-    method: str                  # "newton" (+ "homotopy" if the target was ramped)
-    history: tuple = ()          # residual per iteration
-    ess: float = float("nan")    # effective sample size of the importance estimate (nonlinear φ)
-    mc_error: float = float("nan")      # max Monte-Carlo s.e. of ⟨φφᵀ⟩ from the MCMC check
-    mc_residual: float = float("nan")   # max |C − ⟨φφᵀ⟩_MCMC| at the solution
-    mc_zscore: float = float("nan")     # max |C − ⟨φφᵀ⟩_MCMC| / s.e.
-    mc_acceptance: float = float("nan")
+    iterations: int              # Newton steps (all stages: homotopy, proposal adaptation)
+    residual: float              # relative |saddle-point equations|, see rnn.saddle_residual
+    method: str                  # "newton-krylov" (+ "homotopy", + "adapted-proposal(k)")
+    history: tuple = ()          # residual per Newton step
+    ess: float = float("nan")    # smallest effective sample size of the importance estimate (nonlinear φ)
+    mc_error: float = float("nan")      # estimated Monte-Carlo s.e. of C: max_ij s.e.(C_ij) / max|C|
+    matvecs: int = 0             # Jacobian-vector products (GMRES steps)
+    wall_time: float = float("nan")     # seconds in the solver proper
+    mcmc_error: float = float("nan")    # max s.e. of ⟨φφᵀ⟩ from the HMC re-measurement (mcmc_check)
+    mcmc_residual: float = float("nan")  # max |C − ⟨φφᵀ⟩_HMC| at the solution
+    mcmc_zscore: float = float("nan")   # max |C − ⟨φφᵀ⟩_HMC| / s.e.
+    mcmc_acceptance: float = float("nan")
 
 
 @dataclass(frozen=True)

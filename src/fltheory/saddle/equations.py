@@ -1,0 +1,389 @@
+"""The saddle-point equations as a residual F(C, Ĉ) = 0 in the problem's own block layout.
+
+Conventions §7 and docs/theory/unified.md §2. With the tilt written exp(−φᵀĈφ),
+
+    C = ⟨φφᵀ⟩                                              (∂S/∂Ĉ = 0)
+    Ĉ = −g² shiftᵀ(Γ) − ½ g_w² E_S a aᵀ E_Sᵀ,  a = (Σ_SS(C) + κ)⁻¹ y_S     (∂S/∂C = 0)
+
+where ⟨·⟩ is the single-neuron measure N(h; 0, K(C))·exp(−φ(h)ᵀĈφ(h)) and Γ = ∂ln Z₁/∂K. Γ is computed
+without K⁻¹ (K may be singular) from the Gaussian integration-by-parts identity
+∂/∂K E_K[f] = ½ E_K[∇∇ᵀ f] applied to f = exp(−V), V = φᵀĈφ:
+
+    Γ = ½⟨∇V ∇Vᵀ − ∇∇ᵀV⟩ = 2⟨u uᵀ⟩ − diag⟨φ''⊙Ĉφ⟩ − Ĉ ⊙ ⟨φ'φ'ᵀ⟩,   u = φ'⊙(Ĉφ).
+
+For φ = identity this is Γ = 2ĈCĈ − Ĉ = −Ĉ(I + 2KĈ)⁻¹ and C = K(I + 2ĈK)⁻¹: closed-form matrix
+equations, no Monte Carlo. Otherwise the moments are self-normalised importance-sampling estimates
+over fixed draws processed in chunks (``lax.scan`` with an online log-sum-exp), so memory does not
+grow with the number of draws.
+
+Layouts (``Layout``): the RNN keeps one dense block of size n = T·P (time-major); the DNN's measure
+factorises over layers, so it keeps T blocks of size P (``[T, P, P]`` arrays) and every operation is
+batched over layers — T problems of size P, never one of size T·P.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .action import SaddleProblem
+
+
+# ----------------------------------------------------------------------------------------------
+# layout: RNN = one dense block [1, n, n]; DNN = T layer blocks [T, P, P]
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """Where each training entry (t, μ) lives in the ``[B, m, m]`` block arrays of a problem."""
+
+    T: int
+    P: int
+    tied: bool
+
+    @property
+    def B(self) -> int:
+        return 1 if self.tied else self.T
+
+    @property
+    def m(self) -> int:
+        return self.T * self.P if self.tied else self.P
+
+    def shift(self, C):
+        """shift(C)[(t,μ),(s,ν)] = C[(t−1,μ),(s−1,ν)] (zero on the first step)."""
+        P = self.P
+        if self.tied:
+            n = self.m
+            return jnp.zeros_like(C).at[:, P:, P:].set(C[:, : n - P, : n - P])
+        return jnp.concatenate([jnp.zeros_like(C[:1]), C[:-1]], axis=0)
+
+    def shift_adjoint(self, G):
+        P = self.P
+        if self.tied:
+            n = self.m
+            return jnp.zeros_like(G).at[:, : n - P, : n - P].set(G[:, P:, P:])
+        return jnp.concatenate([G[1:], jnp.zeros_like(G[:1])], axis=0)
+
+    def from_dense(self, A) -> np.ndarray:
+        """``A[T·P, T·P]`` (time-major) → block array (the DNN keeps only the same-time blocks)."""
+        A = np.asarray(A, float)
+        if self.tied:
+            return A[None]
+        T, P = self.T, self.P
+        return np.stack([A[t * P:(t + 1) * P, t * P:(t + 1) * P] for t in range(T)])
+
+    def to_dense(self, A) -> np.ndarray:
+        A = np.asarray(A)
+        if self.tied:
+            return A[0]
+        T, P = self.T, self.P
+        out = np.zeros((T * P, T * P), A.dtype)
+        for t in range(T):
+            out[t * P:(t + 1) * P, t * P:(t + 1) * P] = A[t]
+        return out
+
+    def entries(self, flat_index: np.ndarray):
+        """(block, row) of time-major entries ``t·P + μ``."""
+        flat_index = np.asarray(flat_index)
+        if self.tied:
+            return np.zeros_like(flat_index), flat_index
+        return flat_index // self.P, flat_index % self.P
+
+
+def _sym(A):
+    return 0.5 * (A + jnp.swapaxes(A, -1, -2))
+
+
+# ----------------------------------------------------------------------------------------------
+# single-neuron moments of one block: (C = ⟨φφᵀ⟩, Γ = ∂ln Z₁/∂K, ln Z₁)
+# ----------------------------------------------------------------------------------------------
+def gaussian_block(K, H):
+    """φ = identity, closed form: C = K(I + 2ĈK)⁻¹, Γ = 2ĈCĈ − Ĉ, ln Z₁ = −½ ln det(I + 2KĈ).
+
+    ``C`` is returned NaN when K⁻¹ + 2Ĉ is not positive definite (the measure is not normalisable)."""
+    m = K.shape[-1]
+    A = jnp.eye(m) + 2.0 * K @ H
+    C = _sym(jnp.linalg.solve(A, K).T)
+    Gam = _sym(2.0 * H @ C @ H - H)
+    sign, logdet = jnp.linalg.slogdet(A)
+    ok = (sign > 0) & jnp.all(jnp.isfinite(jnp.linalg.cholesky(C + 1e-300 * jnp.eye(m))))
+    lnz = jnp.where(ok, -0.5 * logdet, jnp.nan)
+    return jnp.where(ok, C, jnp.nan), Gam, lnz
+
+
+class DrawPlan(NamedTuple):
+    """Fixed draws of one solve: ``base`` standard-normal rows (Sobol', or None for counter-based MC)
+    expanded in each chunk by the sign group ``signs`` (rows ±1; the first row is all ones)."""
+
+    base: jax.Array | None       # [n_base, m] or None
+    key: jax.Array               # PRNG key for counter-based draws
+    n_base: int
+    chunk: int                   # base rows per chunk
+    signs: jax.Array             # [n_signs, m]
+
+    @property
+    def n_chunks(self) -> int:
+        return self.n_base // self.chunk
+
+    @property
+    def n_draws(self) -> int:
+        return self.n_base * self.signs.shape[0]
+
+
+def chunk_draws(plan: DrawPlan, i, m: int):
+    """The ``i``-th chunk of draws, closed under the sign group: ``[chunk·n_signs, m]``."""
+    if plan.base is None:
+        z = jax.random.normal(jax.random.fold_in(plan.key, i), (plan.chunk, m), dtype=jnp.float64)
+    else:
+        z = jax.lax.dynamic_slice_in_dim(plan.base, i * plan.chunk, plan.chunk, axis=0)[:, :m]
+    return (z[None, :, :] * plan.signs[:, None, :m]).reshape(-1, m)
+
+
+def _psd_factor(K):
+    m = K.shape[-1]
+    return jnp.linalg.cholesky(_sym(K) + 1e-12 * jnp.trace(K) / m * jnp.eye(m))
+
+
+def _tilted_draws(K, H, A, act, plan: DrawPlan):
+    """``draw(i) -> (h, φ(h), Ĉφ(h), log-weight)`` for chunk i of the proposal h = L_K A z (L_K L_Kᵀ = K).
+
+    The log-weight is ln N(h; 0, K) − ln N(h; 0, L_K AAᵀ L_Kᵀ) − φᵀĈφ; the density ratio does not
+    depend on K, so derivatives in K are pathwise."""
+    m = K.shape[-1]
+    L = _psd_factor(K)
+    logdetA = jnp.sum(jnp.log(jnp.abs(jnp.diag(A))))
+
+    def draw(i):
+        z = chunk_draws(plan, i, m)
+        v = z @ A.T
+        h = v @ L.T
+        a = act(h)
+        Ha = a @ H
+        return h, a, Ha, -0.5 * jnp.sum(v * v, 1) + 0.5 * jnp.sum(z * z, 1) + logdetA - jnp.sum(a * Ha, 1)
+
+    return draw
+
+
+class _Acc(NamedTuple):
+    mx: jax.Array      # running max of the log-weights
+    s: jax.Array       # Σ exp(e − mx)
+    s2: jax.Array      # Σ exp(2(e − mx))
+    pp: jax.Array      # Σ w φφᵀ
+    uu: jax.Array      # Σ w u uᵀ
+    dd: jax.Array      # Σ w φ'φ'ᵀ
+    d2: jax.Array      # Σ w φ''⊙(Ĉφ)
+
+
+def _rescale(acc: _Acc, new_mx):
+    f = jnp.exp(acc.mx - new_mx)
+    return _Acc(new_mx, acc.s * f, acc.s2 * f * f, acc.pp * f, acc.uu * f, acc.dd * f, acc.d2 * f)
+
+
+def importance_block(K, H, A, act, plan: DrawPlan):
+    """Importance estimates of (⟨φφᵀ⟩, Γ, ln Z₁) for one block, chunk by chunk.
+
+    Proposal h = L_K A z (L_K L_Kᵀ = K, A the whitened proposal factor fitted by the solver, I at first);
+    the density ratio N(h; 0, K)/N(h; 0, L_K AAᵀ L_Kᵀ) does not depend on K, so derivatives in K are
+    pathwise. Memory O(chunk·m + m²) for any number of draws.
+    """
+    m = K.shape[-1]
+    draw = _tilted_draws(K, H, A, act, plan)
+    d1 = jax.vmap(jax.vmap(jax.grad(act.fn)))
+    d2f = jax.vmap(jax.vmap(jax.grad(jax.grad(act.fn))))
+
+    def body(acc: _Acc, i):
+        h, a, Ha, e = draw(i)
+        acc = _rescale(acc, jnp.maximum(acc.mx, jax.lax.stop_gradient(jnp.max(e))))
+        w = jnp.exp(e - acc.mx)
+        p1, p2 = d1(h), d2f(h)
+        u = p1 * Ha
+        acc = _Acc(acc.mx, acc.s + w.sum(), acc.s2 + (w * w).sum(), acc.pp + (a * w[:, None]).T @ a,
+                   acc.uu + (u * w[:, None]).T @ u, acc.dd + (p1 * w[:, None]).T @ p1, acc.d2 + w @ (p2 * Ha))
+        return acc, None
+
+    z0 = jnp.zeros((m, m))
+    acc0 = _Acc(jnp.array(-jnp.inf), 0.0, 0.0, z0, z0, z0, jnp.zeros(m))
+    acc, _ = jax.lax.scan(body, acc0, jnp.arange(plan.n_chunks))
+    C = _sym(acc.pp / acc.s)
+    Gam = _sym(2.0 * acc.uu / acc.s - jnp.diag(acc.d2 / acc.s) - H * (acc.dd / acc.s))
+    lnz = acc.mx + jnp.log(acc.s) - jnp.log(plan.n_draws)
+    return C, Gam, lnz
+
+
+def importance_stats(K, H, A, act, plan: DrawPlan):
+    """Diagnostics of one block's importance estimate (one pass over the draws): the effective sample
+    size, ⟨hhᵀ⟩ and ⟨φ hᵀ⟩, and the delta-method standard error of each entry of ⟨φφᵀ⟩."""
+    m = K.shape[-1]
+    draw = _tilted_draws(K, H, A, act, plan)
+    mx = jax.lax.map(lambda i: jnp.max(draw(i)[3]), jnp.arange(plan.n_chunks)).max()
+
+    def body(c, i):
+        h, a, _, e = draw(i)
+        w = jnp.exp(e - mx)
+        aw = a * w[:, None]
+        a2w2 = (a * w[:, None]) ** 2
+        return (c[0] + w.sum(), c[1] + (w * w).sum(), c[2] + aw.T @ a, c[3] + (h * w[:, None]).T @ h,
+                c[4] + aw.T @ h, c[5] + a2w2.T @ (a * a), c[6] + (aw * w[:, None]).T @ a), None
+
+    z0 = jnp.zeros((m, m))
+    (s, s2, pp, hh, ph, q4, q2), _ = jax.lax.scan(body, (0.0, 0.0, z0, z0, z0, z0, z0), jnp.arange(plan.n_chunks))
+    C = pp / s
+    # Var of the self-normalised estimate: Σ w̄_k² (φ_iφ_j − C_ij)², w̄ = w/Σw
+    var = (q4 - 2.0 * C * q2 + C * C * s2) / (s * s)
+    return dict(ess=s * s / s2, hh=_sym(hh / s), phih=ph / s, sem=jnp.sqrt(jnp.clip(var, 0.0, None)))
+
+
+# ----------------------------------------------------------------------------------------------
+# the residual
+# ----------------------------------------------------------------------------------------------
+class _Static(NamedTuple):
+    """What a compiled residual depends on structurally (one compilation per distinct value)."""
+
+    T: int
+    P: int
+    tied: bool
+    act: object
+    sup: tuple
+    chunk: int
+    n_chunks: int
+    sobol: bool
+
+
+@lru_cache(maxsize=32)
+def _compiled(st: _Static):
+    lay = Layout(st.T, st.P, st.tied)
+    linear = st.act.closed_form == "linear"
+    sup = np.asarray(st.sup, int)
+    sb, sr = lay.entries(sup)
+    same = jnp.asarray((sb[:, None] == sb[None, :]) | st.tied, dtype=jnp.float64)
+    sb, sr = jnp.asarray(sb), jnp.asarray(sr)
+
+    def plan_of(d):
+        return DrawPlan(d["base"] if st.sobol else None, d["key"], st.chunk * st.n_chunks, st.chunk, d["signs"])
+
+    def moments(d, K, H):
+        if linear:
+            return jax.vmap(gaussian_block)(K, H)
+        plan = plan_of(d)
+        return jax.vmap(lambda k, h, a: importance_block(k, h, a, st.act, plan))(K, H, d["A"])
+
+    def readout(d, C):
+        Sig = d["gw2"] * C[sb[:, None], sr[:, None], sr[None, :]] * same
+        return jnp.linalg.solve(Sig + d["kappa"] * jnp.eye(len(sr)), d["y"])
+
+    def pre(d, C):
+        return d["g2"] * lay.shift(C) + d["gu2"] * d["G"]
+
+    def residual(d, x):
+        C, H = x
+        Cm, Gam, _ = moments(d, pre(d, C), H)
+        a = readout(d, C)
+        src = jnp.zeros_like(H).at[sb[:, None], sr[:, None], sr[None, :]].add((a @ a.T) * same)
+        Hm = -d["g2"] * lay.shift_adjoint(Gam) - 0.5 * d["gw2"] * src
+        return (C - Cm, H - _sym(Hm))
+
+    def action(d, x):
+        C, H = x
+        _, _, lnz = moments(d, pre(d, C), H)
+        return jnp.sum(H * C) + jnp.sum(lnz) - 0.5 * jnp.sum(d["y"] * readout(d, C))
+
+    def stats(d, x):
+        C, H = x
+        plan = plan_of(d)
+        return jax.vmap(lambda k, h, a: importance_stats(k, h, a, st.act, plan))(pre(d, C), H, d["A"])
+
+    return dict(F=jax.jit(residual), jvp=jax.jit(lambda d, x, v: jax.jvp(partial(residual, d), (x,), (v,))[1]),
+                S=jax.jit(action), K=jax.jit(pre), stats=jax.jit(stats))
+
+
+class Equations:
+    """F(C, Ĉ) of one problem in its block layout.
+
+    ``x = (C, Ĉ)`` with ``C, Ĉ: [B, m, m]``. ``F(x) = (C − ⟨φφᵀ⟩, Ĉ − Ĉ_new)``; ``jvp(x, v)`` is its
+    directional derivative (forward mode: the memory of one evaluation). ``action(x)`` is S
+    (conventions §7). The compiled functions are shared by every problem of the same structure
+    (shapes, activation, supervised set, draw chunking), so continuation does not recompile.
+    ``scale`` multiplies the targets (homotopy from the lazy solution).
+    """
+
+    def __init__(self, prob: SaddleProblem, act, plan: DrawPlan | None = None, A=None, scale: float = 1.0):
+        self.prob, self.act, self.plan = prob, act, plan
+        self.layout = lay = Layout(prob.T, prob.P, prob.tied)
+        self.linear = act.closed_form == "linear"
+        if not self.linear and plan is None:
+            raise ValueError("Equations: nonlinear φ needs a DrawPlan")
+        B, m = lay.B, lay.m
+        self.A = jnp.broadcast_to(jnp.eye(m), (B, m, m)) if A is None else jnp.asarray(A)
+        st = _Static(prob.T, prob.P, prob.tied, act, tuple(int(i) for i in np.flatnonzero(prob.sup)),
+                     0 if plan is None else plan.chunk, 0 if plan is None else plan.n_chunks,
+                     plan is not None and plan.base is not None)
+        self._fns = _compiled(st)
+        self.data = dict(G=jnp.asarray(lay.from_dense(prob.G)), y=jnp.asarray(prob.y) * scale,
+                         g2=jnp.float64(prob.g2), gu2=jnp.float64(prob.gu2), gw2=jnp.float64(prob.gw2),
+                         kappa=jnp.float64(prob.kappa), A=self.A,
+                         base=jnp.zeros((1, 1)) if plan is None or plan.base is None else plan.base,
+                         key=jax.random.PRNGKey(0) if plan is None else plan.key,
+                         signs=jnp.ones((1, 1)) if plan is None else plan.signs)
+        self.scale = scale
+
+    def F(self, x):
+        return self._fns["F"](self.data, x)
+
+    def jvp(self, x, v):
+        return self._fns["jvp"](self.data, x, v)
+
+    def action(self, x) -> float:
+        return float(self._fns["S"](self.data, x))
+
+    def pre_kernel(self, C):
+        return self._fns["K"](self.data, C)
+
+    def residual_norm(self, x, r=None) -> float:
+        """Relative size of F: max(max|F_C|/max|C|, max|F_Ĉ|/(1 + max|Ĉ|)); inf when not finite."""
+        C, H = x
+        rC, rH = self.F(x) if r is None else r
+        v = max(float(jnp.max(jnp.abs(rC))) / max(float(jnp.max(jnp.abs(C))), 1e-300),
+                float(jnp.max(jnp.abs(rH))) / (1.0 + float(jnp.max(jnp.abs(H)))))
+        return v if np.isfinite(v) else float("inf")
+
+    def stats(self, x):
+        """Per-block importance diagnostics at x (nonlinear φ only): ess, hh, phih, sem."""
+        return self._fns["stats"](self.data, x)
+
+
+@lru_cache(maxsize=16)
+def _test_moments_fn(act, chunk: int, n_chunks: int, sobol: bool):
+    def run(K, H, A, Acond, Lc, base, key, signs, key_te):
+        """⟨φ(h_te) φ(h_tr)ᵀ⟩ and ⟨φ(h_te) φ(h_te)ᵀ⟩ when h_tr follows the tilted measure (the solver's
+        draws and weights) and h_te | h_tr is the untilted conditional Gaussian h_tr Acondᵀ + Lc ξ."""
+        plan = DrawPlan(base if sobol else None, key, chunk * n_chunks, chunk, signs)
+        m = K.shape[-1]
+        n_te = Lc.shape[0]
+        draw = _tilted_draws(K, H, A, act, plan)
+        mx = jax.lax.map(lambda i: jnp.max(draw(i)[3]), jnp.arange(n_chunks)).max()
+
+        def body(c, i):
+            h, a, _, e = draw(i)
+            w = jnp.exp(e - mx)
+            xi = jax.random.normal(jax.random.fold_in(key_te, i), (h.shape[0], n_te), dtype=jnp.float64)
+            ate = act(h @ Acond.T + xi @ Lc.T)
+            aw = ate * w[:, None]
+            return (c[0] + w.sum(), c[1] + aw.T @ a, c[2] + aw.T @ ate), None
+
+        (s, x, tt), _ = jax.lax.scan(body, (0.0, jnp.zeros((n_te, m)), jnp.zeros((n_te, n_te))),
+                                     jnp.arange(n_chunks))
+        return x / s, _sym(tt / s)
+
+    return jax.jit(run)
+
+
+def tilted_test_moments(eq: "Equations", b: int, K_tr, H, Acond, Lc, seed: int):
+    """Block ``b`` of :func:`_test_moments_fn` with the draws and proposal of ``eq``."""
+    plan = eq.plan
+    f = _test_moments_fn(eq.act, plan.chunk, plan.n_chunks, plan.base is not None)
+    d = eq.data
+    return f(jnp.asarray(K_tr), jnp.asarray(H), eq.A[b], jnp.asarray(Acond), jnp.asarray(Lc), d["base"], d["key"],
+             d["signs"], jax.random.PRNGKey(seed + 7919 + b))
