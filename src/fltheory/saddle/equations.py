@@ -295,8 +295,52 @@ def _compiled(st: _Static):
         plan = plan_of(d)
         return jax.vmap(lambda k, h, a: importance_stats(k, h, a, st.act, plan))(pre(d, C), H, d["A"])
 
+    shape = (lay.B, lay.m, lay.m)
+    k = int(np.prod(shape))
+
+    def unflat(v):
+        return v[:k].reshape(shape), v[k:].reshape(shape)
+
+    def flat(x):
+        return jnp.concatenate([x[0].ravel(), x[1].ravel()])
+
+    def residual_flat(d, v):
+        return flat(residual(d, unflat(v)))
+
     return dict(F=jax.jit(residual), jvp=jax.jit(lambda d, x, v: jax.jvp(partial(residual, d), (x,), (v,))[1]),
+                F_flat=jax.jit(residual_flat),
+                jvp_flat=jax.jit(lambda d, x, v: jax.jvp(partial(residual_flat, d), (x,), (v,))[1]),
                 S=jax.jit(action), K=jax.jit(pre), stats=jax.jit(stats))
+
+
+class SteinSolver:
+    """Solves X − A X Aᵀ = Q for many Q with one factorisation of A (real A, n × n).
+
+    The Cayley transform B = (Aᵀ − I)(Aᵀ + I)⁻¹ turns the Stein equation into the Lyapunov equation
+    Bᵀ X + X B = −2(A + I)⁻¹ Q (Aᵀ + I)⁻¹ (as ``scipy.linalg.solve_discrete_lyapunov`` does); Bᵀ is
+    Schur-decomposed once, and each solve is four matrix products and one LAPACK ``trsyl``
+    (Bartels–Stewart). Singular when A has an eigenvalue −1 or two eigenvalues with λᵢλⱼ = 1.
+    """
+
+    def __init__(self, A):
+        import scipy.linalg as sl
+
+        A = np.asarray(A, dtype=np.float64)
+        n = A.shape[0]
+        I = np.eye(n)
+        self._left = np.linalg.inv(A + I)
+        self._right = np.linalg.inv(A.T + I)
+        Bt = ((A.T - I) @ self._right).T
+        self._r, self._u = sl.schur(Bt, output="real")
+        self._trsyl = sl.get_lapack_funcs("trsyl", (self._r,))
+
+    def solve(self, Q):
+        c = -2.0 * (self._left @ Q @ self._right)
+        f = self._u.T @ c @ self._u
+        y, scale, info = self._trsyl(self._r, self._r, f, tranb="T")
+        if info < 0:  # pragma: no cover - argument error
+            raise ValueError(f"trsyl: illegal argument {-info}")
+        return self._u @ (y * (1.0 / scale)) @ self._u.T
 
 
 class Equations:
@@ -334,6 +378,57 @@ class Equations:
 
     def jvp(self, x, v):
         return self._fns["jvp"](self.data, x, v)
+
+    def F_flat(self, v):
+        """F on the flat vector ``concat(C.ravel(), Ĉ.ravel())`` (what Newton–Krylov iterates on)."""
+        return self._fns["F_flat"](self.data, v)
+
+    def jvp_flat(self, v, dv):
+        return self._fns["jvp_flat"](self.data, v, dv)
+
+    def preconditioner(self, v):
+        """u ↦ M⁻¹u for the flat iterate ``v``, or None where no preconditioner is known.
+
+        Linear φ, RNN layout. With R = (I + 2KĈ)⁻¹, C̃ = RK (the Gaussian moment at the iterate) and
+        the shift matrix S (shift(C) = S C Sᵀ), the exact linearisation of F is
+
+            J_C(δC, δĈ) = δC − A δC Aᵀ + 2 C̃ δĈ C̃,                     A = g R S,
+            J_Ĉ(δC, δĈ) = δĈ − Aᵀ δĈ A + 2g² Sᵀ Ĉ R(g² S δC Sᵀ)Rᵀ Ĉ S + ½g_w² δ(a aᵀ)(δC)
+
+        (docs/theory/unified.md §3). M drops the two C → Ĉ couplings of the last line: it is
+        block-triangular, and each diagonal block is a discrete Lyapunov (Stein) operator X − AXAᵀ,
+        solved directly (:class:`SteinSolver`: one Schur decomposition per Newton step, then a few
+        matrix products and one triangular Sylvester solve per application). The dropped
+        coupling has rank ≲ rank(Ĉ) + n_sup, so GMRES on J M⁻¹ needs few steps (T = 10, P = 2: 16
+        instead of 126).
+        """
+        if not (self.linear and self.layout.tied):
+            return None
+        lay = self.layout
+        n, k = lay.m, lay.m * lay.m
+        v = np.asarray(v)
+        C, H = v[:k].reshape(n, n), v[k:].reshape(n, n)
+        K = np.asarray(self.pre_kernel(jnp.asarray(C.reshape(1, n, n))))[0]
+        R = np.linalg.inv(np.eye(n) + 2.0 * K @ H)
+        Ct = R @ K
+        Ct = 0.5 * (Ct + Ct.T)
+        P = lay.P
+        A = np.sqrt(self.prob.g2) * np.concatenate([R[:, P:], np.zeros((n, P))], axis=1)  # g R S
+        if not np.all(np.isfinite(A)):
+            return None
+        try:
+            sC, sH = SteinSolver(A), SteinSolver(A.T)
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+
+        def apply(u):
+            u = np.asarray(u, dtype=np.float64)
+            rC, rH = u[:k].reshape(n, n), u[k:].reshape(n, n)
+            dH = sH.solve(rH)                            # X − AᵀXA = r_Ĉ
+            dC = sC.solve(rC - 2.0 * Ct @ dH @ Ct)       # Y − AYAᵀ = r_C − 2C̃δĈC̃
+            return jnp.asarray(np.concatenate([dC.ravel(), dH.ravel()]))
+
+        return apply
 
     def action(self, x) -> float:
         return float(self._fns["S"](self.data, x))

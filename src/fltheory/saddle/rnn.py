@@ -135,10 +135,10 @@ def _unflat(v, shape):
 
 def _run_newton(eq: Equations, x0, tol, max_iter, restart):
     shape = x0[0].shape
-    F = lambda v: _flat(eq.F(_unflat(v, shape)))
-    J = lambda v, d: _flat(eq.jvp(_unflat(v, shape), _unflat(d, shape)))
+    F, J = eq.F_flat, eq.jvp_flat
     measure = lambda v, r: eq.residual_norm(_unflat(v, shape), _unflat(r, shape))
-    v, rec = newton_krylov(F, J, _flat(x0), measure, tol, max_iter, restart)
+    v, rec = newton_krylov(F, J, _flat(x0), measure, tol, max_iter, restart,
+                           preconditioner=eq.preconditioner if eq.linear and eq.layout.tied else None)
     return _unflat(v, shape), rec
 
 
