@@ -307,8 +307,7 @@ def _compiled(st: _Static):
     def residual_flat(d, v):
         return flat(residual(d, unflat(v)))
 
-    return dict(F=jax.jit(residual), jvp=jax.jit(lambda d, x, v: jax.jvp(partial(residual, d), (x,), (v,))[1]),
-                F_flat=jax.jit(residual_flat),
+    return dict(F=jax.jit(residual), F_flat=jax.jit(residual_flat),
                 jvp_flat=jax.jit(lambda d, x, v: jax.jvp(partial(residual_flat, d), (x,), (v,))[1]),
                 S=jax.jit(action), K=jax.jit(pre), stats=jax.jit(stats))
 
@@ -346,7 +345,7 @@ class SteinSolver:
 class Equations:
     """F(C, Ĉ) of one problem in its block layout.
 
-    ``x = (C, Ĉ)`` with ``C, Ĉ: [B, m, m]``. ``F(x) = (C − ⟨φφᵀ⟩, Ĉ − Ĉ_new)``; ``jvp(x, v)`` is its
+    ``x = (C, Ĉ)`` with ``C, Ĉ: [B, m, m]``. ``F(x) = (C − ⟨φφᵀ⟩, Ĉ − Ĉ_new)``; ``jvp_flat(v, dv)`` is its
     directional derivative (forward mode: the memory of one evaluation). ``action(x)`` is S
     (conventions §7). The compiled functions are shared by every problem of the same structure
     (shapes, activation, supervised set, draw chunking), so continuation does not recompile.
@@ -375,9 +374,6 @@ class Equations:
 
     def F(self, x):
         return self._fns["F"](self.data, x)
-
-    def jvp(self, x, v):
-        return self._fns["jvp"](self.data, x, v)
 
     def F_flat(self, v):
         """F on the flat vector ``concat(C.ravel(), Ĉ.ravel())`` (what Newton–Krylov iterates on)."""
