@@ -94,12 +94,16 @@ class NewtonRecord:
 
 def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float, max_iter: int,
                   restart: int, max_restarts: int = 3, stall: int = 6,
-                  preconditioner: Callable | None = None) -> tuple:
+                  preconditioner: Callable | None = None, direct: Callable | None = None) -> tuple:
     """Newton's method on F(x) = 0 for a flat vector x, each step solved by GMRES with ``jvp``.
 
     ``preconditioner(x)``, if given, returns a map u ↦ M⁻¹u with M ≈ J(x); GMRES then solves the
     right-preconditioned system J M⁻¹ u = −F and the step is M⁻¹u (the residual GMRES reports is the
     true one).
+
+    ``direct(x, r)``, if given, returns ``(d, jvps)``: the Newton step d = −J(x)⁻¹r itself (a small system
+    whose Jacobian is formed densely from ``jvps`` Jacobian-vector products), or None to fall back to
+    GMRES at that step.
 
     ``measure(x, r)`` is the convergence measure (the solver's relative residual; inf when x is not
     admissible). A step is accepted when it lowers ‖F‖₂ (Armijo, halving down to 2⁻¹⁰); the run stops
@@ -129,13 +133,19 @@ def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float,
         # forcing term (Eisenstat–Walker, choice 2): loose far from the root, tight near it
         eta = 0.1 if f_prev is None else float(np.clip(0.9 * (f0 / f_prev) ** 2, 1e-10, 0.1))
         eta = min(eta, max(res, 1e-10))
-        Minv = None if preconditioner is None else preconditioner(x)
-        if Minv is None:
+        k = None
+        step = None if direct is None else direct(x, r)
+        d = None
+        Minv = None if preconditioner is None or step is not None else preconditioner(x)
+        if step is not None:
+            d, k = step
+        elif Minv is None:
             d, k, _ = gmres(lambda v: jvp(x, v), -r, eta, restart, max_restarts)
         else:
             u, k, _ = gmres(lambda v: jvp(x, Minv(v)), -r, eta, restart, max_restarts)
             d = Minv(u)
-        rec.matvecs += k
+        if k is not None:
+            rec.matvecs += k
         alpha = 1.0
         accepted = False
         while alpha >= 2.0**-10:
@@ -155,3 +165,28 @@ def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float,
         x, r, res = xn, rn, mn
         rec.history.append(res)
     return x, rec
+
+
+def ramp(solve_at: Callable, x0, log: Callable = lambda s: None, first: float = 0.25, min_step: float = 1e-4):
+    """Homotopy in a parameter λ: 0 → 1 with an adaptive step. ``solve_at(λ, x)`` runs Newton at λ from
+    ``x`` (``x0`` for the first step, which callers may build for λ) and returns ``(x, NewtonRecord)``.
+    A converged step grows the next one by 1.5 (at most 0.5), a failed one shrinks it by 4, down to
+    ``min_step``. Returns ``(x, reached λ = 1, iterations, matvecs, history)``."""
+    lam, dlam, x = 0.0, first, x0
+    iters = mv = 0
+    hist: list = []
+    while lam < 1.0:
+        nxt = min(1.0, lam + dlam)
+        xn, rec = solve_at(nxt, x)
+        iters += rec.iterations
+        mv += rec.matvecs
+        if rec.converged:
+            x, lam = xn, nxt
+            hist += rec.history
+            dlam = min(0.5, dlam * 1.5)
+            log(f"homotopy λ = {lam:.3g}: {rec.iterations} Newton steps")
+        else:
+            dlam /= 4
+            if dlam < min_step:
+                return x, False, iters, mv, hist
+    return x, True, iters, mv, hist

@@ -28,8 +28,9 @@ from ..activations import get_activation
 from ..kernels.gp import predict_with_kernel
 from ..kernels.nngp import nngp_kernels
 from .action import SaddleProblem, pre_kernel, problem_from_arrays
+from . import linear_rnn
 from .equations import DrawPlan, Equations, Layout, tilted_test_moments
-from .newton_krylov import newton_krylov
+from .newton_krylov import newton_krylov, ramp
 from .single_neuron import alternating_signs, mcmc_moments
 from .solution import Diagnostics, Solution
 
@@ -144,26 +145,8 @@ def _run_newton(eq: Equations, x0, tol, max_iter, restart):
 
 def _homotopy(prob, act, plan, A, x_lazy, tol, max_iter, restart, log):
     """Ramp the targets y → λy, λ: 0 → 1, each step solved from the previous one (adaptive step)."""
-    lam, dlam = 0.0, 0.25
-    x = x_lazy
-    iters = mv = 0
-    hist = []
-    while lam < 1.0:
-        nxt = min(1.0, lam + dlam)
-        eq = Equations(prob, act, plan, A, scale=nxt)
-        xn, rec = _run_newton(eq, x, tol, max_iter, restart)
-        iters += rec.iterations
-        mv += rec.matvecs
-        if rec.converged:
-            x, lam = xn, nxt
-            hist += rec.history
-            dlam = min(0.5, dlam * 1.5)
-            log(f"homotopy λ = {lam:.3g}: {rec.iterations} Newton steps")
-        else:
-            dlam /= 4
-            if dlam < 1e-4:
-                return x, False, iters, mv, hist
-    return x, True, iters, mv, hist
+    return ramp(lambda lam, x: _run_newton(Equations(prob, act, plan, A, scale=lam), x, tol, max_iter, restart),
+                x_lazy, log)
 
 
 def _proposal(eq: Equations, x) -> jax.Array:
@@ -258,7 +241,11 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         sob = draws == "sobol" or (draws == "auto" and n_base * lay.m * 8 <= SOBOL_BUDGET)
         probe = DrawPlan(jnp.zeros((1, 1)) if sob else None, None, n_base, min(n_base, 4096),
                          jnp.zeros((4 if prob.tied and prob.T > 1 else 2, 1)))
-    need = memory_estimate(prob, linear, restart, probe)
+    reduced = linear and linear_rnn.applies(prob)
+    if reduced:
+        need = linear_rnn.memory_estimate(prob)
+    else:
+        need = memory_estimate(prob, linear, restart, probe)
     if probe is not None and probe.base is not None:
         need += n_base * lay.m * 8
     require_memory("task", need, f"the saddle point at T·P = {prob.n} ({arch}, {act.name})",
@@ -269,11 +256,18 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     t0 = time.perf_counter()
     with single_blas_thread():
         eq = Equations(prob, act, plan)
-        x, rec = _run_newton(eq, (C0, H0), tol, max_iter, restart)
-        ok, iters, mv, hist = rec.converged, rec.iterations, rec.matvecs, list(rec.history)
-        method = "newton-krylov"
-        log(f"newton: {rec.iterations} steps, {rec.matvecs} jvps, residual {hist[-1]:.3g} {rec.reason}")
-        if not ok and homotopy:
+        if reduced:  # linear RNN: the exact low-rank coordinates of docs/theory/unified.md §3.1
+            out = linear_rnn.solve_reduced(prob, lay.to_dense(np.asarray(C0)), lay.to_dense(np.asarray(H0)), tol,
+                                           max_iter, homotopy, log)
+            x = (jnp.asarray(out["C"][None]), jnp.asarray(out["Chat"][None]))
+            ok, iters, mv, hist, method = (out["converged"], out["iterations"], out["matvecs"], out["history"],
+                                           out["method"])
+        else:
+            x, rec = _run_newton(eq, (C0, H0), tol, max_iter, restart)
+            ok, iters, mv, hist = rec.converged, rec.iterations, rec.matvecs, list(rec.history)
+            method = "newton-krylov"
+            log(f"newton: {rec.iterations} steps, {rec.matvecs} jvps, residual {hist[-1]:.3g} {rec.reason}")
+        if not ok and homotopy and not reduced:
             Cl = jnp.asarray(lay.from_dense(nngp_kernels(task.X, phi=act, g2=prob.g2, gu2=prob.gu2,
                                                          tied=prob.tied).C))
             x, ok, it2, mv2, h2 = _homotopy(prob, act, plan, None, (Cl, jnp.zeros_like(Cl)), tol, max_iter,
@@ -327,6 +321,13 @@ def _all_layout(P, Pt, T):
     return tr, te
 
 
+def _psd_pinv(K, rcond: float):
+    """Pseudo-inverse of a symmetric PSD matrix (eigenvalues below rcond·max dropped, as lstsq's rcond)."""
+    lam, V = np.linalg.eigh(0.5 * (K + K.T))
+    keep = lam > rcond * max(lam.max(initial=0.0), 1e-300)
+    return (V[:, keep] / lam[keep]) @ V[:, keep].T
+
+
 def _test_extension(prob_all: SaddleProblem, C_tr, H_tr, eq: Equations, tr, te, seed):
     """C over train+test. Test patterns carry no tilt, so h_te | h_tr is the prior conditional Gaussian.
     K_all depends on C_all (shifted), so iterate T+1 times (exact: the shift is nilpotent). Nonlinear φ
@@ -336,6 +337,7 @@ def _test_extension(prob_all: SaddleProblem, C_tr, H_tr, eq: Equations, tr, te, 
     C_all[np.ix_(tr, tr)] = C_tr
     blocks = [np.arange(prob_all.n)] if prob_all.tied else [np.arange(t * prob_all.P, (t + 1) * prob_all.P)
                                                              for t in range(T)]
+    pinv = {}
     for _ in range(T + 1):
         K_all = np.asarray(pre_kernel(jnp.asarray(C_all), prob_all))
         new = np.zeros_like(C_all)
@@ -345,8 +347,10 @@ def _test_extension(prob_all: SaddleProblem, C_tr, H_tr, eq: Equations, tr, te, 
             if len(bte) == 0:
                 continue
             Ktt = K_all[np.ix_(btr, btr)]
+            if k not in pinv:  # K_tt involves the training C only: the same in every pass
+                pinv[k] = _psd_pinv(Ktt, rcond=1e-13)
             Kxt = K_all[np.ix_(bte, btr)]
-            A = np.linalg.lstsq(Ktt, Kxt.T, rcond=1e-13)[0].T
+            A = Kxt @ pinv[k]
             Kc = K_all[np.ix_(bte, bte)] - A @ Kxt.T
             Kc = 0.5 * (Kc + Kc.T)
             loc = np.searchsorted(tr, btr)

@@ -1,0 +1,290 @@
+"""The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3.1).
+
+For φ = identity the conjugate kernel of every saddle point has low rank. With the shift S
+(shift(C) = S C Sᵀ, nilpotent: Sᵀᵀ = 0 after T steps) the Ĉ equation reads
+
+    Ĉ = g² Sᵀ Ĉ (I + 2KĈ)⁻¹ S − ½ g_w² (E a)(E a)ᵀ,      a = (g_w² C_SS + κ)⁻¹ y_S,
+
+so range(Ĉ) ⊂ Sᵀ range(Ĉ) + range(E a), and iterating T times (SᵀT = 0)
+
+    range(Ĉ) ⊂ 𝒦 = span{ (Sᵀ)^j E a_o : j < T, o < k },       r = dim 𝒦 ≤ T·k,
+
+with k the rank of the targets (only y yᵀ enters the action, so y is replaced by its thin factor).
+Writing U = [(Sᵀ)^j E a/‖a‖]_{j,o} (n × r), Sᵀ U = U B with B the shift on j, and E a = U α, the
+saddle-point equations close on the unknowns (a, Y = K U, M) with Ĉ = U M Uᵀ:
+
+    Q = Uᵀ Y,   N = (I + 2MQ)⁻¹ M                      (Ĉ(I + 2KĈ)⁻¹ = U N Uᵀ, push-through)
+    Y = g² S Y (I − 2NQ) B + g_u² G U                  (C U = Y(I − 2NQ), K = g² S C Sᵀ + g_u² G)
+    M = g² B N Bᵀ − ½ g_w² α αᵀ
+    (g_w² C_SS + κ) a = y,   C = Σ_{j<T} g^{2j} S^j (g_u² G − 2 Y N Yᵀ) (Sᵀ)^j
+
+These are exact (every full saddle point is one of them and vice versa), so the unknowns are
+n·r + r² + n_sup·k instead of 2n², and an evaluation costs O(n²(r + T)) instead of O(n³): at
+T = 10, P = 100 (n = 1000) the unknowns fall from 2·10⁶ to ~10⁴. They are solved by the same
+matrix-free Newton–Krylov (:mod:`.newton_krylov`); the dense (C, Ĉ) are formed once at the end and
+the full residual of :mod:`.equations` is evaluated there, so ``diagnostics.residual`` means what it
+means for every other solve.
+"""
+from __future__ import annotations
+
+from functools import lru_cache, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg  # noqa: F401  (cho_solve)
+import numpy as np
+
+from .action import SaddleProblem
+from .newton_krylov import newton_krylov, ramp
+
+
+def thin_targets(y: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """A thin factor ỹ of y yᵀ (ỹ ỹᵀ = y yᵀ, full column rank k ≤ O): the action depends on y only
+    through y yᵀ, and a = (Σ + κ)⁻¹ỹ then has independent columns."""
+    u, s, _ = np.linalg.svd(np.asarray(y, float), full_matrices=False)
+    keep = s > rtol * (s[0] if s.size else 0.0)
+    return u[:, keep] * s[keep]
+
+
+def krylov_rank(prob: SaddleProblem) -> int:
+    """r = T·k, the dimension of the reduced conjugate-kernel space (0 when the targets vanish)."""
+    return prob.T * thin_targets(prob.y).shape[1]
+
+
+def applies(prob: SaddleProblem) -> bool:
+    """The reduction pays (and is used) for the RNN when r < n."""
+    r = krylov_rank(prob)
+    return prob.tied and 0 < r < prob.n
+
+
+#: reduced systems up to this many unknowns take Newton steps with the dense Jacobian (jacfwd + LU)
+DENSE_MAX = 3000
+
+
+class _Static(NamedTuple):
+    T: int
+    P: int
+    k: int
+    sup: tuple
+
+
+@lru_cache(maxsize=16)
+def _compiled(st: _Static):
+    T, P, k = st.T, st.P, st.k
+    n, r = T * P, T * st.k
+    sup = np.asarray(st.sup, int)
+    ns = len(sup)
+    B = np.zeros((r, r))
+    for j in range(T - 1):
+        B[(j + 1) * k:(j + 2) * k, j * k:(j + 1) * k] = np.eye(k)
+    B = jnp.asarray(B)
+    Ir = jnp.eye(r)
+    sizes = (ns * k, r * r, r * r)
+    # C_SS = Σ_j g^{2j} X[sup − j·P, sup − j·P] (X = −2YNYᵀ; entries with t − j < 0 drop out)
+    lag_idx = np.stack([np.clip(sup - j * P, 0, None) for j in range(T)])          # [T, ns]
+    lag_ok = jnp.asarray(np.stack([(sup - j * P >= 0) for j in range(T)]), dtype=jnp.float64)
+
+    def unpack(v):
+        a = v[:sizes[0]].reshape(ns, k)
+        M = v[sizes[0]:sizes[0] + sizes[1]].reshape(r, r)
+        Q = v[sizes[0] + sizes[1]:].reshape(r, r)
+        return a, M, Q
+
+    def pack(a, M, Q):
+        return jnp.concatenate([a.ravel(), M.ravel(), Q.ravel()])
+
+    lag_col = np.broadcast_to(np.arange(T)[:, None], lag_idx.shape)
+
+    def basis(a):
+        """U[:, j·k + o] = (Sᵀ)^j E â_o: â placed at the rows sup − jP (one scatter-add; the clipped
+        rows of dropped entries receive 0)."""
+        nrm = jnp.sqrt(jnp.sum(a * a))
+        vals = (a / nrm)[None, :, :] * lag_ok[:, :, None]                               # [T, ns, k]
+        U = jnp.zeros((n, T, k)).at[lag_idx, lag_col].add(vals).reshape(n, r)
+        alpha = jnp.zeros((r, k)).at[:k].set(nrm * jnp.eye(k))
+        return U, alpha
+
+    def parts(d, a, M, Q):
+        """U, α, N and Y = K U, the last by the exact forward recursion in time
+        Y_t = g_u²(GU)_t + g² Y_{t−1}(I − 2NQ)B (the Y equation is linear in Y at fixed N, Q)."""
+        Ms, Qs = 0.5 * (M + M.T), 0.5 * (Q + Q.T)
+        U, alpha = basis(a)
+        N = jnp.linalg.solve(Ir + 2.0 * Ms @ Qs, Ms)
+        N = 0.5 * (N + N.T)
+        # G U without forming it against U: column block j of U is â placed at sup − jP, so
+        # (GU)_j = G[:, sup − jP] â (``Gl`` holds those columns): O(n·ns·r), not O(n²r)
+        nrm = jnp.sqrt(jnp.sum(a * a))
+        src = d["gu2"] * jnp.einsum("jim,mo->ijo", d["Gl"], a / nrm).reshape(T, P, r)
+        RB = d["g2"] * ((Ir - 2.0 * N @ Qs) @ B)
+
+        def step(prev, s_t):
+            y = s_t + prev @ RB
+            return y, y
+
+        _, Y = jax.lax.scan(step, jnp.zeros((P, r)), src)
+        return U, alpha, N, Y.reshape(n, r)
+
+    def c_sup(Y, N, g2):
+        Z = Y[lag_idx] * lag_ok[:, :, None]                                            # [T, ns, r]
+        w = g2 ** jnp.arange(T, dtype=jnp.float64)
+        ZN = (Z @ N) * w[:, None, None]
+        # one matmul over (j, s): [ns, T·r] @ [T·r, ns]
+        return -2.0 * jnp.swapaxes(ZN, 0, 1).reshape(ns, T * r) @ jnp.swapaxes(Z, 0, 1).reshape(ns, T * r).T
+
+    def residual(d, v):
+        a, M, Q = unpack(v)
+        U, alpha, N, Y = parts(d, a, M, Q)
+        # the raw M, Q here (not their symmetric parts) drive the antisymmetric parts to 0, so the
+        # Jacobian is regular in those directions
+        RQ = Q - U.T @ Y
+        RM = M - d["g2"] * (B @ N @ B.T) + 0.5 * d["gw2"] * (alpha @ alpha.T)
+        Css = d["Gss"] + c_sup(Y, N, d["g2"])
+        # a − (Σ_SS + κ)⁻¹y rather than (Σ_SS + κ)a − y: the a-block of the Jacobian is then ≈ I
+        # (the other form carries cond(Σ_SS + κ) ~ max C/κ into the linear solves)
+        L = jnp.linalg.cholesky(d["gw2"] * 0.5 * (Css + Css.T) + d["kappa"] * jnp.eye(ns))
+        Ra = a - jax.scipy.linalg.cho_solve((L, True), d["y"])
+        return pack(Ra, RM, RQ)
+
+    def dense(d, v):
+        """(C, Ĉ) on the training entries from the reduced unknowns:
+        C = Σ_j g^{2j} S^j (g_u²G − 2YNYᵀ) Sᵀʲ, Ĉ = U M Uᵀ."""
+        a, M, Q = unpack(v)
+        U, _, N, Y = parts(d, a, M, Q)
+        X = -2.0 * Y @ N @ Y.T
+        C = jax.lax.fori_loop(0, T - 1, lambda _, C: X + d["g2"] * jnp.zeros_like(C).at[P:, P:].set(C[:-P, :-P]), X)
+        return d["Cg"] + C, U @ (0.5 * (M + M.T)) @ U.T
+
+    def initial(d, C0, H0):
+        """Reduced unknowns of a dense (C, Ĉ): a from C_SS, M = U⁺ Ĉ U⁺ᵀ, Q = Uᵀ K(C) U."""
+        Css = C0[sup][:, sup]
+        a = jnp.linalg.solve(d["gw2"] * Css + d["kappa"] * jnp.eye(ns), d["y"])
+        U, _ = basis(a)
+        K = d["g2"] * jnp.zeros_like(C0).at[P:, P:].set(C0[:-P, :-P]) + d["gu2"] * d["G"]
+        Up = jnp.linalg.pinv(U)
+        return pack(a, Up @ H0 @ Up.T, U.T @ K @ U)
+
+    return dict(F=jax.jit(residual), jvp=jax.jit(lambda d, x, dx: jax.jvp(partial(residual, d), (x,), (dx,))[1]),
+                jac=jax.jit(lambda d, x: jax.jacfwd(partial(residual, d))(x)),
+                dense=jax.jit(dense), initial=jax.jit(initial), size=sum(sizes))
+
+
+def _tilt_free_kernel(prob: SaddleProblem) -> np.ndarray:
+    """C of the g_u² G source alone: Σ_j g^{2j} S^j (g_u² G) (Sᵀ)^j (the NNGP kernel of the linear RNN)."""
+    P = prob.P
+    X = prob.gu2 * np.asarray(prob.G, float)
+    C = X.copy()
+    for _ in range(prob.T - 1):
+        nxt = X.copy()
+        nxt[P:, P:] += prob.g2 * C[:-P, :-P]
+        C = nxt
+    return C
+
+
+class ReducedLinearRNN:
+    """F(a, Y, M) = 0 of one linear-RNN problem (module docstring); ``scale`` multiplies the targets."""
+
+    def __init__(self, prob: SaddleProblem, scale: float = 1.0):
+        if not applies(prob):
+            raise ValueError("ReducedLinearRNN: needs an RNN problem with 0 < T·k < T·P")
+        ythin = thin_targets(prob.y)
+        self.prob, self.k = prob, ythin.shape[1]
+        sup = tuple(int(i) for i in np.flatnonzero(prob.sup))
+        self._fns = _compiled(_Static(prob.T, prob.P, self.k, sup))
+        r = prob.T * self.k
+        self._split = (len(sup) * self.k, len(sup) * self.k + r * r)
+        Cg = _tilt_free_kernel(prob)
+        idx = np.asarray(sup, int)
+        T, P = prob.T, prob.P
+        Gl = np.stack([prob.G[:, np.clip(idx - j * P, 0, None)] * (idx - j * P >= 0) for j in range(T)])
+        self.data = dict(G=jnp.asarray(prob.G), Gl=jnp.asarray(Gl), Cg=jnp.asarray(Cg), Gss=jnp.asarray(Cg[np.ix_(idx, idx)]),
+                         y=jnp.asarray(ythin * scale), g2=jnp.float64(prob.g2), gu2=jnp.float64(prob.gu2),
+                         gw2=jnp.float64(prob.gw2), kappa=jnp.float64(prob.kappa))
+
+    @property
+    def size(self) -> int:
+        return self._fns["size"]
+
+    def F(self, v):
+        return self._fns["F"](self.data, v)
+
+    def jvp(self, v, dv):
+        return self._fns["jvp"](self.data, v, dv)
+
+    def newton_step(self, v, r):
+        """(−J(v)⁻¹r, jvps) with the dense Jacobian (``jacfwd``: ``size`` batched jvps, one LU): the reduced
+        system is small (ns·k + 2r² unknowns). None where J is singular (GMRES is used then)."""
+        import scipy.linalg as sl
+
+        if self.size > DENSE_MAX:
+            return None
+        J = np.asarray(self._fns["jac"](self.data, v))
+        if not np.all(np.isfinite(J)):
+            return None
+        lu = sl.lu_factor(J, check_finite=False)
+        if not np.all(np.isfinite(lu[0])) or np.min(np.abs(np.diag(lu[0]))) == 0.0:
+            return None
+        return jnp.asarray(sl.lu_solve(lu, -np.asarray(r, dtype=np.float64), check_finite=False)), self.size
+
+    def measure(self, v, r) -> float:
+        """max(|R_Q|/max|Q|, |R_M|/(1 + max|M|), |R_a|/max|a|) (numpy: nothing to compile)."""
+        v, r = np.asarray(v), np.asarray(r)
+        i, j = self._split
+        m = max(np.abs(r[j:]).max() / max(np.abs(v[j:]).max(), 1e-300),
+                np.abs(r[i:j]).max() / (1.0 + np.abs(v[i:j]).max()),
+                np.abs(r[:i]).max() / max(np.abs(v[:i]).max(), 1e-300))
+        return float(m) if np.isfinite(m) else float("inf")
+
+    def initial(self, C0, H0):
+        return self._fns["initial"](self.data, jnp.asarray(C0), jnp.asarray(H0))
+
+    def dense(self, v):
+        C, H = self._fns["dense"](self.data, v)
+        return np.asarray(C), np.asarray(H)
+
+    def lazy(self):
+        """The reduced point of the lazy (NNGP) solution: C = Σ g^{2j}S^j g_u²G Sᵀʲ, Ĉ = 0."""
+        C = self.data["Cg"]
+        return self.initial(C, jnp.zeros_like(C))
+
+
+def memory_estimate(prob: SaddleProblem) -> float:
+    """Peak bytes of a reduced solve: the dense reduced Jacobian and its LU, the lagged input columns
+    ``Gl`` [T, n, n_sup], and ~12 n×n arrays (G, the tilt-free kernel, the dense C, Ĉ, K and the full
+    residual evaluated once at the end)."""
+    k = thin_targets(prob.y).shape[1]
+    r, ns, n = prob.T * k, int(prob.sup.sum()), prob.n
+    size = ns * k + 2 * r * r
+    jac = 3 * size * size if size <= DENSE_MAX else 250 * size
+    return float(8 * (jac + prob.T * n * ns + 12 * n * n + 4 * prob.T * ns * r))
+
+
+def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homotopy: bool, log) -> dict:
+    """Newton–Krylov on the reduced equations from the dense start (C0, H0); on failure ramp the
+    targets from 0 (each step from the previous solution). Returns the dense (C, Ĉ) and the record."""
+    eq = ReducedLinearRNN(prob)
+    restart = int(min(200, max(30, 4 * prob.T + 2 * eq.k * prob.T + 20)))
+
+    def newton(e, v0):
+        return newton_krylov(e.F, e.jvp, v0, e.measure, tol, max_iter, restart, direct=e.newton_step)
+
+    v, rec = newton(eq, eq.initial(C0, H0))
+    iters, mv, hist = rec.iterations, rec.matvecs, list(rec.history)
+    ok = rec.converged
+    method = "newton(reduced)" if eq.size <= DENSE_MAX else "newton-krylov(reduced)"
+    log(f"reduced newton (r = {eq.k * prob.T}, {eq.size} unknowns): {rec.iterations} steps, {rec.matvecs} jvps, "
+        f"residual {hist[-1]:.3g} {rec.reason}")
+    if not ok and homotopy:
+        method += "+homotopy"
+        # each λ starts from the previous solution; the first from the lazy point of λ itself
+        # (λ = 0 has a = 0, where the Krylov basis is undefined)
+        start = lambda lam, x: ReducedLinearRNN(prob, scale=lam).lazy() if x is None else x
+        x, ok, it2, mv2, h2 = ramp(lambda lam, x: newton(ReducedLinearRNN(prob, scale=lam), start(lam, x)), None, log)
+        iters, mv, hist = iters + it2, mv + mv2, hist + h2
+        if x is not None:
+            v = x
+    C, H = eq.dense(v)
+    return dict(C=C, Chat=H, converged=ok, iterations=iters, matvecs=mv, history=hist, method=method)
+
+
+__all__ = ["ReducedLinearRNN", "applies", "krylov_rank", "memory_estimate", "solve_reduced", "thin_targets"]

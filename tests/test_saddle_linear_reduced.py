@@ -1,0 +1,119 @@
+"""The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3.1, issue #12).
+
+Three independent checks:
+- the structural fact the reduction rests on, measured on solutions of the *full* Newton–Krylov solver
+  (which knows nothing of it): rank Ĉ ≤ T·k, range Ĉ inside span{(Sᵀ)^j E a};
+- the reduced solver and the full one agree to round-off from the same start, on endpoint and masked
+  sequential tasks, one and several (rank-deficient) outputs, both sides of the RNN transition;
+- every reduced solution satisfies the full equations: ``diagnostics.residual`` is evaluated by the full
+  residual of :mod:`fltheory.saddle.equations`, not by the reduced one.
+"""
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import fltheory  # noqa: F401  (float64)
+from fltheory.kernels.nngp import nngp_kernels
+from fltheory.saddle import broken_branch, problem_from_task, solve
+from fltheory.saddle import linear_rnn
+from fltheory.saddle.equations import Equations, Layout
+from fltheory.saddle.rnn import _run_newton
+from fltheory.activations import get_activation
+from fltheory.tasks import Task, endpoint_task, sequential_task
+
+KAPPA = 0.1
+
+
+def _full_solve(task, init=None, **kw):
+    """The full (C, Ĉ) Newton–Krylov, bypassing the reduction (from the NNGP start or ``init``)."""
+    prob = problem_from_task(task, "rnn", kappa=KAPPA, **kw)
+    eq = Equations(prob, get_activation("linear"), None)
+    lay = Layout(prob.T, prob.P, True)
+    if init is None:
+        C0 = nngp_kernels(task.X, phi="linear", tied=True, g2=prob.g2, gu2=prob.gu2).C
+        H0 = np.zeros_like(C0)
+    else:
+        C0, H0 = init
+    x, rec = _run_newton(eq, (jnp.asarray(lay.from_dense(C0)), jnp.asarray(lay.from_dense(H0))), 1e-12, 80,
+                         restart=200)
+    assert rec.converged, rec.reason
+    return np.asarray(x[0][0]), np.asarray(x[1][0])
+
+
+def _two_output_task():
+    """Endpoint task with O = 2 outputs, the second a multiple of the first: y yᵀ has rank k = 1."""
+    base = endpoint_task(P=5, P_test=3, T=4, D=8, signal=1.0, seed=3)
+    Y = np.concatenate([base.Y, -0.5 * base.Y], axis=2)
+    Yt = np.concatenate([base.Y_test, -0.5 * base.Y_test], axis=2)
+    return Task.from_arrays(base.X, Y, base.M, base.X_test, Yt, base.M_test)
+
+
+TASKS = {
+    "endpoint": lambda: endpoint_task(P=5, P_test=3, T=4, D=8, signal=1.0, seed=0),
+    "sequential-masked": lambda: sequential_task(teacher="lds", P=4, P_test=3, T=5, D=6, n_state=2, rho=0.9,
+                                                 mask="every_other", seed=0),
+    "two-outputs-rank-1": _two_output_task,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_full_solutions_have_the_low_rank_structure(name):
+    task = TASKS[name]()
+    prob = problem_from_task(task, "rnn", kappa=KAPPA)
+    C, H = _full_solve(task)
+    k = linear_rnn.thin_targets(prob.y).shape[1]
+    if name == "two-outputs-rank-1":
+        assert k == 1
+    s = np.linalg.svd(H, compute_uv=False)
+    assert np.sum(s > 1e-9 * s[0]) <= prob.T * k
+    # range(Ĉ) ⊂ span{(Sᵀ)^j E a}: the projection onto the Krylov space of a leaves Ĉ unchanged
+    sup = np.flatnonzero(prob.sup)
+    a = np.linalg.solve(prob.gw2 * C[np.ix_(sup, sup)] + KAPPA * np.eye(len(sup)), linear_rnn.thin_targets(prob.y))
+    u = np.zeros((prob.n, k))
+    u[sup] = a
+    cols = []
+    for _ in range(prob.T):
+        cols.append(u)
+        u = np.vstack([u[prob.P:], np.zeros((prob.P, k))])
+    Q, _ = np.linalg.qr(np.hstack(cols))
+    proj = Q @ (Q.T @ H @ Q) @ Q.T
+    assert np.abs(proj - H).max() < 1e-9 * np.abs(H).max()
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_reduced_solver_agrees_with_full_newton(name):
+    task = TASKS[name]()
+    prob = problem_from_task(task, "rnn", kappa=KAPPA)
+    assert linear_rnn.applies(prob)
+    sol = solve(task, arch="rnn", kappa=KAPPA)
+    assert "reduced" in sol.diagnostics.method
+    C, H = _full_solve(task)
+    np.testing.assert_allclose(sol.C, C, atol=1e-8 * np.abs(C).max())
+    np.testing.assert_allclose(sol.Chat, H, atol=1e-8 * np.abs(H).max())
+    assert sol.diagnostics.residual < 1e-10  # the full equations, evaluated at the reduced solution
+
+
+def test_reduced_broken_branch_is_a_full_saddle_and_matches_full_newton():
+    """Above the transition (the default phase task, T = 3, P = 4): the reduced solver's broken branch is a saddle
+    of the full equations, and the full Newton started next to it returns to it."""
+    make = lambda s: endpoint_task(P=4, P_test=2, T=3, D=6, signal=s, seed=0)
+    signals = [2.0, 2.7]  # y_c ≈ 1.7 on this task (tests/test_saddle_phase.py)
+    sym = [solve(make(s), arch="rnn", kappa=KAPPA) for s in signals]
+    br = broken_branch(make, signals, sym, kappa=KAPPA)
+    sol = br[-1]
+    assert sol is not None and sol.order_parameter() > 0.05
+    assert "reduced" in sol.diagnostics.method and sol.diagnostics.residual < 1e-10
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=sol.C.shape)
+    C0 = sol.C + 1e-3 * np.abs(sol.C).max() * (E + E.T) / 2
+    C, H = _full_solve(make(signals[-1]), init=(C0, sol.Chat))
+    np.testing.assert_allclose(sol.C, C, atol=1e-8 * np.abs(C).max())
+    assert sol.action > sym[-1].action  # the broken saddle dominates (conventions §7)
+
+
+def test_reduction_not_used_when_it_does_not_pay():
+    """T·k ≥ n (one pattern: n = T): the full solver runs."""
+    task = endpoint_task(P=1, P_test=1, T=3, D=4, signal=1.0, seed=0)
+    prob = problem_from_task(task, "rnn", kappa=KAPPA)
+    assert not linear_rnn.applies(prob)
+    assert "reduced" not in solve(task, arch="rnn", kappa=KAPPA).diagnostics.method
