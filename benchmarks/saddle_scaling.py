@@ -6,8 +6,10 @@ peak memory, Newton iterations, Jacobian-vector products, residual, and — wher
 dense-Hessian solver still runs (n ≤ 24) — the ratio of its wall time to the new one's. The time
 exponent is fitted over the linear-RNN rows (log wall vs log n).
 
-Task: endpoint task, signal 1, κ = 0.1, D = max(P, 16), g's = 1; a case is stopped after
-``--limit`` seconds and reported as such.
+Task: endpoint task, signal 1, κ = 0.1, D = max(P, 16), g's = 1 (one row: the sequential LDS task with
+every other step supervised, D = 8); a case is stopped after ``--limit`` seconds and reported as such.
+The method column says which solver ran (``newton(reduced)``: the linear RNN's low-rank coordinates,
+docs/theory/unified.md §3).
 
 Usage: python benchmarks/saddle_scaling.py [--quick] [--limit 300]
 """
@@ -26,9 +28,13 @@ import json, resource, sys, time
 import fltheory
 from fltheory.tasks import endpoint_task
 from fltheory.saddle import solve
-T, P, arch, phi, n_mc, dense = sys.argv[1:7]
+T, P, arch, phi, n_mc, dense, kind = sys.argv[1:8]
 T, P, n_mc, dense = int(T), int(P), int(n_mc), dense == "1"
-task = endpoint_task(P=P, P_test=4, T=T, D=max(P, 16), signal=1.0, seed=0)
+if kind == "endpoint":
+    task = endpoint_task(P=P, P_test=4, T=T, D=max(P, 16), signal=1.0, seed=0)
+else:  # sequential LDS task, every other step supervised
+    from fltheory.tasks import sequential_task
+    task = sequential_task(teacher="lds", P=P, P_test=4, T=T, D=8, n_state=2, rho=0.9, mask="every_other", seed=0)
 t0 = time.perf_counter()
 if dense:
     from fltheory.saddle._dense_reference import dense_newton_solve
@@ -38,16 +44,17 @@ else:
     sol = solve(task, arch=arch, phi=phi, kappa=0.1, n_mc=n_mc)
     d = sol.diagnostics
     out = dict(wall=time.perf_counter() - t0, ok=d.converged, it=d.iterations, mv=d.matvecs,
-               res=d.residual, mc=d.mc_error)
+               res=d.residual, mc=d.mc_error, method=d.method)
 out["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print("RESULT " + json.dumps(out))
 """
 
 
-def run(T, P, arch, phi, n_mc, dense, limit):
+def run(T, P, arch, phi, n_mc, dense, limit, kind="endpoint"):
     t0 = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-c", CASE, str(T), str(P), arch, phi, str(n_mc), "1" if dense else "0"],
+        p = subprocess.run([sys.executable, "-c", CASE, str(T), str(P), arch, phi, str(n_mc), "1" if dense else "0",
+                            kind],
                            capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
         return dict(ok=False, wall=time.perf_counter() - t0, note=f"stopped after {limit} s")
@@ -63,33 +70,36 @@ def main():
     ap.add_argument("--quick", action="store_true", help="only the small sizes")
     ap.add_argument("--limit", type=float, default=300.0, help="seconds per case")
     a = ap.parse_args()
-    cases = [(3, 4, "rnn", "linear", 1), (6, 4, "rnn", "linear", 1), (10, 5, "rnn", "linear", 1),
-             (10, 10, "rnn", "linear", 1), (10, 20, "rnn", "linear", 1)]
+    E, S = "endpoint", "sequential"
+    cases = [(3, 4, "rnn", "linear", 1, E), (6, 4, "rnn", "linear", 1, E), (10, 5, "rnn", "linear", 1, E),
+             (10, 10, "rnn", "linear", 1, E), (10, 20, "rnn", "linear", 1, E)]
     if not a.quick:
-        cases += [(10, 40, "rnn", "linear", 1), (10, 100, "rnn", "linear", 1)]
-    cases += [(10, 100, "dnn", "linear", 1), (3, 4, "rnn", "erf", 4096), (6, 4, "rnn", "erf", 4096),
-              (10, 10, "rnn", "erf", 16384), (10, 100, "dnn", "erf", 16384)]
-    print(f"{'n':>5} {'arch':>4} {'phi':>6} {'n_mc':>6} {'wall s':>8} {'peak GB':>8} {'iters':>5} {'jvps':>6} "
-          f"{'residual':>9} {'mc err':>7} {'old/new':>8}  note", flush=True)
+        cases += [(10, 40, "rnn", "linear", 1, E), (10, 100, "rnn", "linear", 1, E), (20, 20, "rnn", "linear", 1, S)]
+    cases += [(10, 100, "dnn", "linear", 1, E), (3, 4, "rnn", "erf", 4096, E), (6, 4, "rnn", "erf", 4096, E)]
+    if not a.quick:
+        cases += [(10, 10, "rnn", "erf", 16384, E), (10, 100, "dnn", "erf", 16384, E)]
+    print(f"{'n':>5} {'task':>4} {'arch':>4} {'phi':>6} {'n_mc':>6} {'wall s':>8} {'peak GB':>8} {'iters':>5} "
+          f"{'jvps':>6} {'residual':>9} {'mc err':>7} {'old/new':>8}  method / note", flush=True)
     lin = []
-    for T, P, arch, phi, n_mc in cases:
+    for T, P, arch, phi, n_mc, kind in cases:
         n = T * P
-        r = run(T, P, arch, phi, n_mc, False, a.limit)
+        r = run(T, P, arch, phi, n_mc, False, a.limit, kind)
         ratio = ""
         if n <= 24:
             d = run(T, P, arch, phi, n_mc, True, a.limit)
             ratio = f"{d['wall'] / r['wall']:.1f}" if d.get("ok") and r.get("ok") else "-"
-        if r.get("ok") and arch == "rnn" and phi == "linear":
+        if r.get("ok") and arch == "rnn" and phi == "linear" and kind == E:
             lin.append((n, r["wall"]))
-        print(f"{n:>5} {arch:>4} {phi:>6} {n_mc:>6} {r['wall']:>8.1f} {r.get('rss', float('nan')) / 2**30:>8.2f} "
-              f"{r.get('it', '-'):>5} {r.get('mv', '-'):>6} {r.get('res', float('nan')):>9.1e} "
-              f"{r.get('mc', float('nan')):>7.2%} {ratio:>8}  {r.get('note', '')}", flush=True)
+        print(f"{n:>5} {kind[:4]:>4} {arch:>4} {phi:>6} {n_mc:>6} {r['wall']:>8.1f} "
+              f"{r.get('rss', float('nan')) / 2**30:>8.2f} {r.get('it', '-'):>5} {r.get('mv', '-'):>6} "
+              f"{r.get('res', float('nan')):>9.1e} {r.get('mc', float('nan')):>7.2%} {ratio:>8}  "
+              f"{r.get('method', '')} {r.get('note', '')}", flush=True)
     if len(lin) >= 3:
         n, w = np.array(lin).T
         big = n >= 50
         sel = big if big.sum() >= 2 else np.ones_like(big)
         slope = np.polyfit(np.log(n[sel]), np.log(w[sel]), 1)[0]
-        print(f"time exponent, linear RNN (n ≥ {int(n[sel].min())}): wall ∝ n^{slope:.2f}")
+        print(f"time exponent, linear RNN endpoint (n ≥ {int(n[sel].min())}): wall ∝ n^{slope:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3.1, issue #12).
+"""The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3, issue #12).
 
 Three independent checks:
 - the structural fact the reduction rests on, measured on solutions of the *full* Newton–Krylov solver

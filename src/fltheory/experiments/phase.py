@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._validate import choice, positive, positive_int
+from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int
 from ..saddle import broken_branch, follow_branch
 from ..saddle.solution import Solution
 from ..tasks import endpoint_task
@@ -292,3 +292,93 @@ def phase_demo(out_dir, small: bool = True) -> list[Path]:
 
 __all__ = ["phase_demo", "phase_diagram", "phase_point", "plot_phase", "run_phase_diagram", "simulation_point",
            "theory_sweep"]
+
+
+def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int = 12, rtol: float = 1e-3,
+                    **theory_kw) -> dict:
+    """The RNN transition y_c of a linear endpoint task, located as a bifurcation of the block-diagonal
+    branch, and the order parameter just above it.
+
+    The block-diagonal (symmetric) RNN branch is followed on a grid of ``n_grid`` signals up to ``y_max``;
+    the sign of det J of the linear RNN's reduced equations (:func:`fltheory.saddle.linear_rnn.jacobian_sign`)
+    flips where the pitchfork is, and the bracket is bisected to relative width ``rtol``. The broken
+    branch is then seeded at 1.25·y_c and its q and action reported, which confirms that the zero of
+    det J is the symmetry-breaking transition and not a fold. Returns ``dict(y_c, q_above, dS_above)``
+    (y_c = nan when det J keeps its sign up to ``y_max``, or the block-diagonal branch is lost first).
+    """
+    from ..saddle import linear_rnn, problem_from_task, solve
+
+    kw = {**DEFAULT_THEORY, **theory_kw}
+    if kw["phi"] != "linear":
+        raise FLTheoryInputError("phi: critical_signal needs phi='linear' (the reduced linear-RNN equations)")
+    positive("y_max", y_max)
+    positive_int("n_grid", n_grid, minimum=2)
+    positive("rtol", rtol)
+    make_task = make_task_fn(**(task_kw or {}))
+    pkw = {k: kw[k] for k in ("g2", "gu2", "gw2", "kappa")}
+
+    def sign(sol, s):
+        prob = problem_from_task(make_task(s), "rnn", **pkw)
+        if not linear_rnn.applies(prob):
+            raise FLTheoryInputError("task: critical_signal needs T·k < T·P (more than one pattern)")
+        return linear_rnn.jacobian_sign(prob, sol.C, sol.Chat)
+
+    # a near-lazy reference point first (y_c can lie below the first grid point on long chains), then
+    # the block-diagonal branch up to the first sign flip only (beyond it, it may fold or end)
+    grid = np.concatenate([[0.02 * y_max / n_grid], np.linspace(y_max / n_grid, y_max, n_grid)])
+    prev, prev_sign, prev_y, bracket = None, None, None, None
+    for y in grid:
+        try:
+            cur = follow_branch(make_task, [y], init=prev, arch="rnn", **kw)[0]
+        except ConvergenceError:
+            break  # the branch is lost before any flip: y_c not located (nan)
+        sg = sign(cur, y)
+        if prev is not None and sg != prev_sign:
+            bracket = (prev_y, y)
+            break
+        prev, prev_sign, prev_y = cur, sg, y
+    if bracket is None:
+        return dict(y_c=float("nan"), q_above=float("nan"), dS_above=float("nan"))
+    lo, hi, s_lo, sg_lo = bracket[0], bracket[1], prev, prev_sign
+    while hi - lo > rtol * hi:
+        mid = 0.5 * (lo + hi)
+        s_mid = solve(make_task(mid), arch="rnn", init=s_lo, homotopy=False, **kw)
+        if sign(s_mid, mid) == sg_lo:
+            lo, s_lo = mid, s_mid
+        else:
+            hi = mid
+    y_c = 0.5 * (lo + hi)
+    # switch branches just above y_c (small pitchfork amplitude), then continue to 1.25·y_c
+    near, above = 1.05 * y_c, 1.25 * y_c
+    task = make_task(near)
+    # branch switching: seeds along the critical eigenvector at y_c (the lag-perturbation seeds of
+    # broken_branch miss the branch on some tasks), then the generic seeds
+    cands = []
+    for seed in linear_rnn.branch_seeds(problem_from_task(make_task(lo), "rnn", **pkw), s_lo.C, s_lo.Chat):
+        try:
+            c = solve(task, arch="rnn", init=seed, homotopy=False, **kw)
+        except (ConvergenceError, np.linalg.LinAlgError, FLTheoryInputError):
+            continue
+        if c.order_parameter() > 1e-4:
+            cands.append(c)
+    s_sym = solve(make_task(above), arch="rnn", init=s_lo, homotopy=False, **kw)
+    br = None
+    if cands:
+        try:
+            br = follow_branch(make_task, [above], init=max(cands, key=lambda c: c.action), arch="rnn", **kw)[0]
+        except ConvergenceError:
+            br = None
+    if br is None or br.order_parameter() <= 1e-4:
+        br = max((b for b in broken_branch(make_task, [above], [s_sym], **kw) if b is not None),
+                 key=lambda c: c.action, default=None)
+    if br is None:  # not confirmed (not "no branch"): nan
+        return dict(y_c=y_c, q_above=float("nan"), dS_above=float("nan"))
+    return dict(y_c=y_c, q_above=br.order_parameter(), dS_above=br.action - s_sym.action)
+
+
+def transition_point(*, T: int = 3, P: int = 4, D: int = 6, kappa: float = 0.1, y_max: float = 6.0,
+                     n_grid: int = 12, task_seed: int = 0) -> dict:
+    """Sweep point: y_c and the order parameter at 1.25·y_c of the linear endpoint task (P, T) drawn with
+    ``task_seed`` (the same inputs and teacher at every point of a sweep), see :func:`critical_signal`."""
+    out = critical_signal(dict(T=T, P=P, D=D, P_test=4, seed=task_seed), y_max=y_max, n_grid=n_grid, kappa=kappa)
+    return dict(y_c=out["y_c"], q_above=out["q_above"])

@@ -1,4 +1,4 @@
-"""The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3.1).
+"""The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3).
 
 For φ = identity the conjugate kernel of every saddle point has low rank. With the shift S
 (shift(C) = S C Sᵀ, nilpotent: Sᵀᵀ = 0 after T steps) the Ĉ equation reads
@@ -32,7 +32,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg  # noqa: F401  (cho_solve)
 import numpy as np
 
 from .action import SaddleProblem
@@ -125,7 +124,17 @@ def _compiled(st: _Static):
         _, Y = jax.lax.scan(step, jnp.zeros((P, r)), src)
         return U, alpha, N, Y.reshape(n, r)
 
+    def c_low(Y, N, g2):
+        """Σ_j g^{2j} S^j (−2YNYᵀ) Sᵀʲ on all n × n entries (T − 1 shifted adds)."""
+        X = -2.0 * Y @ N @ Y.T
+        return jax.lax.fori_loop(0, T - 1, lambda _, C: X + g2 * jnp.zeros_like(C).at[P:, P:].set(C[:-P, :-P]), X)
+
+    # C_SS by lags costs T·ns²·r, through the whole n × n recursion n²(T + r): take the cheaper
+    by_lags = T * ns * ns * r <= n * n * (T + r)
+
     def c_sup(Y, N, g2):
+        if not by_lags:
+            return c_low(Y, N, g2)[sup][:, sup]
         Z = Y[lag_idx] * lag_ok[:, :, None]                                            # [T, ns, r]
         w = g2 ** jnp.arange(T, dtype=jnp.float64)
         ZN = (Z @ N) * w[:, None, None]
@@ -142,8 +151,8 @@ def _compiled(st: _Static):
         Css = d["Gss"] + c_sup(Y, N, d["g2"])
         # a − (Σ_SS + κ)⁻¹y rather than (Σ_SS + κ)a − y: the a-block of the Jacobian is then ≈ I
         # (the other form carries cond(Σ_SS + κ) ~ max C/κ into the linear solves)
-        L = jnp.linalg.cholesky(d["gw2"] * 0.5 * (Css + Css.T) + d["kappa"] * jnp.eye(ns))
-        Ra = a - jax.scipy.linalg.cho_solve((L, True), d["y"])
+        # (jnp.linalg.solve differentiates by re-using its LU: O(ns²) per tangent; a Cholesky's jvp is O(ns³))
+        Ra = a - jnp.linalg.solve(d["gw2"] * 0.5 * (Css + Css.T) + d["kappa"] * jnp.eye(ns), d["y"])
         return pack(Ra, RM, RQ)
 
     def dense(d, v):
@@ -151,9 +160,7 @@ def _compiled(st: _Static):
         C = Σ_j g^{2j} S^j (g_u²G − 2YNYᵀ) Sᵀʲ, Ĉ = U M Uᵀ."""
         a, M, Q = unpack(v)
         U, _, N, Y = parts(d, a, M, Q)
-        X = -2.0 * Y @ N @ Y.T
-        C = jax.lax.fori_loop(0, T - 1, lambda _, C: X + d["g2"] * jnp.zeros_like(C).at[P:, P:].set(C[:-P, :-P]), X)
-        return d["Cg"] + C, U @ (0.5 * (M + M.T)) @ U.T
+        return d["Cg"] + c_low(Y, N, d["g2"]), U @ (0.5 * (M + M.T)) @ U.T
 
     def initial(d, C0, H0):
         """Reduced unknowns of a dense (C, Ĉ): a from C_SS, M = U⁺ Ĉ U⁺ᵀ, Q = Uᵀ K(C) U."""
@@ -248,6 +255,36 @@ class ReducedLinearRNN:
         return self.initial(C, jnp.zeros_like(C))
 
 
+def jacobian_sign(prob: SaddleProblem, C, Chat) -> float:
+    """Sign of det J of the reduced equations at a (dense) solution (C, Ĉ): it flips where a real
+    eigenvalue crosses 0, i.e. at a bifurcation of the branch (the RNN transition on the block-diagonal
+    branch). The reduced system is an exact reparametrisation of the full one, so its Jacobian is
+    singular exactly where the full one is."""
+    e = ReducedLinearRNN(prob)
+    J = np.asarray(e._fns["jac"](e.data, e.initial(C, Chat)))
+    sign, _ = np.linalg.slogdet(J)
+    return float(sign)
+
+
+def branch_seeds(prob: SaddleProblem, C, Chat, eps=(0.1, 0.3)) -> list:
+    """Dense (C, Ĉ) seeds for branch switching at a solution near a bifurcation: the reduced unknowns
+    moved by ±ε·max|v| along the eigenvector of J with the smallest |eigenvalue| (the critical mode).
+    Seeds whose C is not finite are dropped."""
+    e = ReducedLinearRNN(prob)
+    v = e.initial(C, Chat)
+    J = np.asarray(e._fns["jac"](e.data, v))
+    w, V = np.linalg.eig(J)
+    mode = np.real(V[:, np.argmin(np.abs(w))])
+    mode = jnp.asarray(mode / np.abs(mode).max() * float(jnp.abs(v).max()))
+    out = []
+    for ep in eps:
+        for sgn in (1.0, -1.0):
+            Cs, Hs = e.dense(v + sgn * ep * mode)
+            if np.all(np.isfinite(Cs)) and np.all(np.isfinite(Hs)):
+                out.append((Cs, Hs))
+    return out
+
+
 def memory_estimate(prob: SaddleProblem) -> float:
     """Peak bytes of a reduced solve: the dense reduced Jacobian and its LU, the lagged input columns
     ``Gl`` [T, n, n_sup], and ~12 n×n arrays (G, the tilt-free kernel, the dense C, Ĉ, K and the full
@@ -287,4 +324,4 @@ def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homoto
     return dict(C=C, Chat=H, converged=ok, iterations=iters, matvecs=mv, history=hist, method=method)
 
 
-__all__ = ["ReducedLinearRNN", "applies", "krylov_rank", "memory_estimate", "solve_reduced", "thin_targets"]
+__all__ = ["ReducedLinearRNN", "applies", "branch_seeds", "jacobian_sign", "krylov_rank", "memory_estimate", "solve_reduced", "thin_targets"]
