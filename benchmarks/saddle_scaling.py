@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +25,11 @@ import time
 import numpy as np
 
 CASE = r"""
-import json, resource, sys, time
+import ctypes, json, resource, signal, sys, time
+try:  # die with the benchmark process, however it is killed (Linux PR_SET_PDEATHSIG)
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
+except (OSError, AttributeError):
+    pass
 import fltheory
 from fltheory.tasks import endpoint_task
 from fltheory.saddle import solve
@@ -66,6 +71,8 @@ def run(T, P, arch, phi, n_mc, dense, limit, kind="endpoint"):
 
 
 def main():
+    # SIGTERM → SystemExit, so subprocess.run kills the running case on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="only the small sizes")
     ap.add_argument("--limit", type=float, default=300.0, help="seconds per case")

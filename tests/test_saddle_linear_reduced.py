@@ -18,6 +18,7 @@ from fltheory.saddle import broken_branch, problem_from_task, solve
 from fltheory.saddle import linear_rnn
 from fltheory.saddle.equations import Equations, Layout
 from fltheory.saddle.rnn import _run_newton
+from fltheory._validate import ConvergenceError, FLTheoryInputError
 from fltheory.activations import get_activation
 from fltheory.tasks import Task, endpoint_task, sequential_task
 
@@ -85,7 +86,7 @@ def test_reduced_solver_agrees_with_full_newton(name):
     task = TASKS[name]()
     prob = problem_from_task(task, "rnn", kappa=KAPPA)
     assert linear_rnn.applies(prob)
-    sol = solve(task, arch="rnn", kappa=KAPPA)
+    sol = solve(task, arch="rnn", kappa=KAPPA, method="reduced")
     assert "reduced" in sol.diagnostics.method
     C, H = _full_solve(task)
     np.testing.assert_allclose(sol.C, C, atol=1e-8 * np.abs(C).max())
@@ -98,8 +99,8 @@ def test_reduced_broken_branch_is_a_full_saddle_and_matches_full_newton():
     of the full equations, and the full Newton started next to it returns to it."""
     make = lambda s: endpoint_task(P=4, P_test=2, T=3, D=6, signal=s, seed=0)
     signals = [2.0, 2.7]  # y_c ≈ 1.7 on this task (tests/test_saddle_phase.py)
-    sym = [solve(make(s), arch="rnn", kappa=KAPPA) for s in signals]
-    br = broken_branch(make, signals, sym, kappa=KAPPA)
+    sym = [solve(make(s), arch="rnn", kappa=KAPPA, method="reduced") for s in signals]
+    br = broken_branch(make, signals, sym, kappa=KAPPA, method="reduced")
     sol = br[-1]
     assert sol is not None and sol.order_parameter() > 0.05
     assert "reduced" in sol.diagnostics.method and sol.diagnostics.residual < 1e-10
@@ -112,8 +113,24 @@ def test_reduced_broken_branch_is_a_full_saddle_and_matches_full_newton():
 
 
 def test_reduction_not_used_when_it_does_not_pay():
-    """T·k ≥ n (one pattern: n = T): the full solver runs."""
+    """T·k ≥ n (one pattern: n = T): the full solver runs, and asking for the reduced one is an error
+    naming ``method``; below n = 128 'auto' runs the full solver first."""
     task = endpoint_task(P=1, P_test=1, T=3, D=4, signal=1.0, seed=0)
     prob = problem_from_task(task, "rnn", kappa=KAPPA)
     assert not linear_rnn.applies(prob)
     assert "reduced" not in solve(task, arch="rnn", kappa=KAPPA).diagnostics.method
+    with pytest.raises(FLTheoryInputError, match="^method: "):
+        solve(task, arch="rnn", kappa=KAPPA, method="reduced")
+    with pytest.raises(FLTheoryInputError, match="^method: "):
+        solve(TASKS["endpoint"](), arch="rnn", kappa=KAPPA, method="dense")
+    assert solve(TASKS["endpoint"](), arch="rnn", kappa=KAPPA).diagnostics.method == "newton-krylov"
+
+
+def test_auto_falls_back_to_the_reduced_solver():
+    """A sequential task whose NNGP kernel is singular (D = 8 < P·T inputs): the full solver cannot start
+    (its Gaussian moments need C ≻ 0), the reduced one does not need it, and 'auto' falls back to it."""
+    task = sequential_task(teacher="lds", P=10, P_test=4, T=10, D=8, n_state=2, rho=0.9, mask="all", seed=0)
+    with pytest.raises(ConvergenceError):
+        solve(task, arch="rnn", kappa=KAPPA, method="full")
+    sol = solve(task, arch="rnn", kappa=KAPPA)
+    assert sol.diagnostics.method.endswith("newton(reduced)+homotopy") and sol.diagnostics.residual < 1e-10

@@ -36,6 +36,10 @@ from .solution import Diagnostics, Solution
 
 ARCHS = ("rnn", "dnn")
 DRAWS = ("auto", "sobol", "mc")
+METHODS = ("auto", "reduced", "full")
+#: with method='auto', the linear RNN uses its low-rank coordinates from this n = T·P on (below it the full
+#: Newton–Krylov compiles and runs faster; measured in benchmarks/saddle_scaling.py)
+REDUCED_MIN_N = 128
 #: bytes of fixed Sobol' base draws kept in memory with ``draws='auto'`` (beyond: counter-based MC)
 SOBOL_BUDGET = 64 * 2**20
 #: bytes of one chunk's working arrays in the importance pass
@@ -198,7 +202,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
           max_iter: int = 50, n_mc: int = 4096, mc_seed: int = 0, draws: str = "auto", mc_tol: float = 0.01,
           mcmc_check: bool = False, mcmc_kw: dict | None = None, homotopy: bool = True,
           raise_on_failure: bool = True, n_adapt: int = 2, krylov_restart: int | None = None,
-          verbose: bool = False) -> Solution:
+          method: str = "auto", verbose: bool = False) -> Solution:
     """Solve the saddle-point equations of the unified theory on ``task``.
 
     Parameters
@@ -221,6 +225,10 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     n_adapt : nonlinear φ: number of times the importance proposal is re-fitted to the tilted ⟨hhᵀ⟩ and
         the equations re-solved (the first solve uses the prior N(0, K) as proposal).
     krylov_restart : GMRES restart length (default: n_sup·O + 2T + 20, capped by memory).
+    method : linear RNN only. ``reduced``: Newton on the exact low-rank coordinates (docs/theory/unified.md
+        §3; needs T·k < T·P); ``full``: Newton–Krylov on all of (C, Ĉ); ``auto`` (default): reduced from
+        n = T·P ≥ 128 (where it is faster), else full with the reduced solver as a fallback when the full
+        one fails (it needs no positive-definite C).
     verbose : print one line per stage.
     """
     act = get_activation(phi, "phi")
@@ -241,11 +249,16 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         sob = draws == "sobol" or (draws == "auto" and n_base * lay.m * 8 <= SOBOL_BUDGET)
         probe = DrawPlan(jnp.zeros((1, 1)) if sob else None, None, n_base, min(n_base, 4096),
                          jnp.zeros((4 if prob.tied and prob.T > 1 else 2, 1)))
-    reduced = linear and linear_rnn.applies(prob)
-    if reduced:
-        need = linear_rnn.memory_estimate(prob)
-    else:
-        need = memory_estimate(prob, linear, restart, probe)
+    choice("method", method, METHODS)
+    can_reduce = linear and linear_rnn.applies(prob)
+    if method == "reduced" and not can_reduce:
+        raise FLTheoryInputError("method: 'reduced' needs linear phi, arch='rnn' and T·k < T·P "
+                                 "(k = rank of the targets)")
+    reduced = can_reduce and (method == "reduced" or (method == "auto" and prob.n >= REDUCED_MIN_N))
+    fallback = can_reduce and method == "auto" and not reduced
+    need = memory_estimate(prob, linear, restart, probe)
+    if reduced or fallback:
+        need = max(need, linear_rnn.memory_estimate(prob)) if fallback else linear_rnn.memory_estimate(prob)
     if probe is not None and probe.base is not None:
         need += n_base * lay.m * 8
     require_memory("task", need, f"the saddle point at T·P = {prob.n} ({arch}, {act.name})",
@@ -256,16 +269,18 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     t0 = time.perf_counter()
     with single_blas_thread():
         eq = Equations(prob, act, plan)
-        if reduced:  # linear RNN: the exact low-rank coordinates of docs/theory/unified.md §3.1
+        def run_reduced():
             out = linear_rnn.solve_reduced(prob, lay.to_dense(np.asarray(C0)), lay.to_dense(np.asarray(H0)), tol,
                                            max_iter, homotopy, log)
-            x = (jnp.asarray(out["C"][None]), jnp.asarray(out["Chat"][None]))
-            ok, iters, mv, hist, method = (out["converged"], out["iterations"], out["matvecs"], out["history"],
-                                           out["method"])
+            return ((jnp.asarray(out["C"][None]), jnp.asarray(out["Chat"][None])), out["converged"],
+                    out["iterations"], out["matvecs"], list(out["history"]), out["method"])
+
+        if reduced:  # linear RNN: the exact low-rank coordinates of docs/theory/unified.md §3
+            x, ok, iters, mv, hist, used = run_reduced()
         else:
             x, rec = _run_newton(eq, (C0, H0), tol, max_iter, restart)
             ok, iters, mv, hist = rec.converged, rec.iterations, rec.matvecs, list(rec.history)
-            method = "newton-krylov"
+            used = "newton-krylov"
             log(f"newton: {rec.iterations} steps, {rec.matvecs} jvps, residual {hist[-1]:.3g} {rec.reason}")
         if not ok and homotopy and not reduced:
             Cl = jnp.asarray(lay.from_dense(nngp_kernels(task.X, phi=act, g2=prob.g2, gu2=prob.gu2,
@@ -273,7 +288,11 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
             x, ok, it2, mv2, h2 = _homotopy(prob, act, plan, None, (Cl, jnp.zeros_like(Cl)), tol, max_iter,
                                              restart, log)
             iters, mv, hist = iters + it2, mv + mv2, hist + h2
-            method += "+homotopy"
+            used += "+homotopy"
+        if not ok and fallback:
+            log("full solver failed: reduced coordinates")
+            x, ok, it2, mv2, h2, used2 = run_reduced()
+            iters, mv, hist, used = iters + it2, mv + mv2, hist + h2, f"{used}, then {used2}"
         if not linear and ok and n_adapt:
             for _ in range(n_adapt):
                 eq = Equations(prob, act, plan, _proposal(eq, x))
@@ -282,7 +301,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
                 ok = rec.converged
                 if not ok:
                     break
-            method += f"+adapted-proposal({n_adapt})"
+            used += f"+adapted-proposal({n_adapt})"
         res = eq.residual_norm(x)
         ok = bool(ok and res < tol)
         wall = time.perf_counter() - t0
@@ -294,7 +313,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
             raise ConvergenceError(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
     return _finish(task, prob, eq, act, x, dict(arch=arch, converged=ok, iterations=iters, matvecs=mv,
-                                                residual=res, method=method, history=hist, wall=wall),
+                                                residual=res, method=used, history=hist, wall=wall),
                    mc_seed, mc_tol, mcmc_check, mcmc_kw or {})
 
 
