@@ -33,7 +33,7 @@ def test_critical_signal_brackets_the_broken_branch():
     y_c = out["y_c"]
     assert 1.0 < y_c < 4.0 and out["q_above"] > 0.1 and out["dS_above"] > 0
     d = theory_sweep([0.97 * y_c, 1.03 * y_c])
-    assert np.isnan(d["q_broken"][0]) and d["q_rnn"][0] == 0.0
+    assert np.isnan(d["q_broken"][0]) and d["q_rnn"][0] < 1e-10  # block-diagonal up to round-off
     assert d["q_broken"][1] > 0.02 and d["S_broken"][1] > d["S_sym"][1]
 
 

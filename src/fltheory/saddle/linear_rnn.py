@@ -1,29 +1,32 @@
 """The linear RNN saddle point in its exact low-rank coordinates (docs/theory/unified.md §3).
 
 For φ = identity the conjugate kernel of every saddle point has low rank. With the shift S
-(shift(C) = S C Sᵀ, nilpotent: Sᵀᵀ = 0 after T steps) the Ĉ equation reads
+(shift(C) = S C Sᵀ, nilpotent: (Sᵀ)^T = 0) the Ĉ equation reads
 
     Ĉ = g² Sᵀ Ĉ (I + 2KĈ)⁻¹ S − ½ g_w² (E a)(E a)ᵀ,      a = (g_w² C_SS + κ)⁻¹ y_S,
 
-so range(Ĉ) ⊂ Sᵀ range(Ĉ) + range(E a), and iterating T times (SᵀT = 0)
+so range(Ĉ) ⊂ Sᵀ range(Ĉ) + range(E a), and iterating T times
 
     range(Ĉ) ⊂ 𝒦 = span{ (Sᵀ)^j E a_o : j < T, o < k },       r = dim 𝒦 ≤ T·k,
 
 with k the rank of the targets (only y yᵀ enters the action, so y is replaced by its thin factor).
 Writing U = [(Sᵀ)^j E a/‖a‖]_{j,o} (n × r), Sᵀ U = U B with B the shift on j, and E a = U α, the
-saddle-point equations close on the unknowns (a, Y = K U, M) with Ĉ = U M Uᵀ:
+saddle-point equations close on the unknowns (a, M, Q) with Ĉ = U M Uᵀ and Y = K U:
 
     Q = Uᵀ Y,   N = (I + 2MQ)⁻¹ M                      (Ĉ(I + 2KĈ)⁻¹ = U N Uᵀ, push-through)
-    Y = g² S Y (I − 2NQ) B + g_u² G U                  (C U = Y(I − 2NQ), K = g² S C Sᵀ + g_u² G)
+    Y_t = g_u² (G U)_t + g² Y_{t−1} (I − 2NQ) B        (C U = Y(I − 2NQ), K = g² S C Sᵀ + g_u² G:
+                                                        Y is linear in itself at fixed N, Q, so it is
+                                                        an exact forward recursion in time, not an unknown)
     M = g² B N Bᵀ − ½ g_w² α αᵀ
-    (g_w² C_SS + κ) a = y,   C = Σ_{j<T} g^{2j} S^j (g_u² G − 2 Y N Yᵀ) (Sᵀ)^j
+    a = (g_w² C_SS + κ)⁻¹ y,   C = Σ_{j<T} g^{2j} S^j (g_u² G − 2 Y N Yᵀ) (Sᵀ)^j
 
 These are exact (every full saddle point is one of them and vice versa), so the unknowns are
-n·r + r² + n_sup·k instead of 2n², and an evaluation costs O(n²(r + T)) instead of O(n³): at
-T = 10, P = 100 (n = 1000) the unknowns fall from 2·10⁶ to ~10⁴. They are solved by the same
-matrix-free Newton–Krylov (:mod:`.newton_krylov`); the dense (C, Ĉ) are formed once at the end and
-the full residual of :mod:`.equations` is evaluated there, so ``diagnostics.residual`` means what it
-means for every other solve.
+n_sup·k + 2r² instead of 2n², and an evaluation costs O(n·n_sup·r + T·n_sup²·r) (or O(n²(T + r))
+when that is smaller) instead of O(n³): at T = 10, P = 100 (n = 1000) the unknowns fall from 2·10⁶ to
+300. Newton takes its steps with the dense Jacobian of this small system (``jacfwd`` + LU; GMRES on
+jvps above ``DENSE_MAX`` unknowns) inside the same globalised loop (:func:`.newton_krylov.newton_krylov`);
+the dense (C, Ĉ) are formed once at the end and the full residual of :mod:`.equations` is evaluated
+there, so ``diagnostics.residual`` means what it means for every other solve.
 """
 from __future__ import annotations
 
@@ -189,7 +192,7 @@ def _tilt_free_kernel(prob: SaddleProblem) -> np.ndarray:
 
 
 class ReducedLinearRNN:
-    """F(a, Y, M) = 0 of one linear-RNN problem (module docstring); ``scale`` multiplies the targets."""
+    """F(a, M, Q) = 0 of one linear-RNN problem (module docstring); ``scale`` multiplies the targets."""
 
     def __init__(self, prob: SaddleProblem, scale: float = 1.0):
         if not applies(prob):
@@ -204,9 +207,10 @@ class ReducedLinearRNN:
         idx = np.asarray(sup, int)
         T, P = prob.T, prob.P
         Gl = np.stack([prob.G[:, np.clip(idx - j * P, 0, None)] * (idx - j * P >= 0) for j in range(T)])
-        self.data = dict(G=jnp.asarray(prob.G), Gl=jnp.asarray(Gl), Cg=jnp.asarray(Cg), Gss=jnp.asarray(Cg[np.ix_(idx, idx)]),
-                         y=jnp.asarray(ythin * scale), g2=jnp.float64(prob.g2), gu2=jnp.float64(prob.gu2),
-                         gw2=jnp.float64(prob.gw2), kappa=jnp.float64(prob.kappa))
+        self.data = dict(G=jnp.asarray(prob.G), Gl=jnp.asarray(Gl), Cg=jnp.asarray(Cg),
+                         Gss=jnp.asarray(Cg[np.ix_(idx, idx)]), y=jnp.asarray(ythin * scale),
+                         g2=jnp.float64(prob.g2), gu2=jnp.float64(prob.gu2), gw2=jnp.float64(prob.gw2),
+                         kappa=jnp.float64(prob.kappa))
 
     @property
     def size(self) -> int:
@@ -297,7 +301,7 @@ def memory_estimate(prob: SaddleProblem) -> float:
 
 
 def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homotopy: bool, log) -> dict:
-    """Newton–Krylov on the reduced equations from the dense start (C0, H0); on failure ramp the
+    """Newton on the reduced equations from the dense start (C0, H0); on failure ramp the
     targets from 0 (each step from the previous solution). Returns the dense (C, Ĉ) and the record."""
     eq = ReducedLinearRNN(prob)
     restart = int(min(200, max(30, 4 * prob.T + 2 * eq.k * prob.T + 20)))
@@ -324,4 +328,5 @@ def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homoto
     return dict(C=C, Chat=H, converged=ok, iterations=iters, matvecs=mv, history=hist, method=method)
 
 
-__all__ = ["ReducedLinearRNN", "applies", "branch_seeds", "jacobian_sign", "krylov_rank", "memory_estimate", "solve_reduced", "thin_targets"]
+__all__ = ["ReducedLinearRNN", "applies", "branch_seeds", "jacobian_sign", "krylov_rank", "memory_estimate",
+           "solve_reduced", "thin_targets"]
