@@ -228,7 +228,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     method : linear RNN only. ``reduced``: Newton on the exact low-rank coordinates (docs/theory/unified.md
         §3; needs T·k < T·P); ``full``: Newton–Krylov on all of (C, Ĉ); ``auto`` (default): reduced from
         n = T·P ≥ 128 (where it is faster), else full with the reduced solver as a fallback when the full
-        one fails (it needs no positive-definite C).
+        one fails with ``homotopy`` on (the reduced one needs no positive-definite C).
     verbose : print one line per stage.
     """
     act = get_activation(phi, "phi")
@@ -255,7 +255,8 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         raise FLTheoryInputError("method: 'reduced' needs linear phi, arch='rnn' and T·k < T·P "
                                  "(k = rank of the targets)")
     reduced = can_reduce and (method == "reduced" or (method == "auto" and prob.n >= REDUCED_MIN_N))
-    fallback = can_reduce and method == "auto" and not reduced
+    # the fallback serves robust solves (homotopy on); continuation probes (homotopy off) expect failures
+    fallback = can_reduce and method == "auto" and not reduced and homotopy
     need = memory_estimate(prob, linear, restart, probe)
     if reduced or fallback:
         need = max(need, linear_rnn.memory_estimate(prob)) if fallback else linear_rnn.memory_estimate(prob)
