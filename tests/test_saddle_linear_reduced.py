@@ -134,3 +134,49 @@ def test_auto_falls_back_to_the_reduced_solver():
         solve(task, arch="rnn", kappa=KAPPA, method="full")
     sol = solve(task, arch="rnn", kappa=KAPPA)
     assert sol.diagnostics.method.endswith("newton(reduced)+homotopy") and sol.diagnostics.residual < 1e-10
+
+
+# ---- the DNN: one basis of readout vectors for every layer (linear_rnn._compiled_dnn) ----
+DNN_TASKS = ("endpoint", "sequential-masked")
+
+
+@pytest.mark.parametrize("name", DNN_TASKS)
+def test_dnn_full_solutions_have_the_low_rank_structure(name):
+    """On the full solver's DNN solutions, each layer's Ĉ_t lies in span{â_s : s ≥ t supervised} (the
+    readout vectors of the later supervised steps, placed on their patterns)."""
+    task = TASKS[name]()
+    prob = problem_from_task(task, "dnn", kappa=KAPPA)
+    sol = solve(task, arch="dnn", kappa=KAPPA, method="full", tol=1e-12, max_iter=100)
+    assert "reduced" not in sol.diagnostics.method
+    C, H, P = sol.C, sol.Chat, prob.P
+    sup = np.flatnonzero(prob.sup)
+    Css = (C * prob.time_mask)[np.ix_(sup, sup)]
+    a = np.linalg.solve(prob.gw2 * Css + KAPPA * np.eye(len(sup)), linear_rnn.thin_targets(prob.y))
+    checked = 0
+    for t in range(prob.T):
+        later = sup // P >= t
+        if not later.any():
+            continue
+        U = np.zeros((P, 0))
+        for s in np.unique(sup[later] // P):
+            u = np.zeros((P, a.shape[1]))
+            u[sup[sup // P == s] % P] = a[sup // P == s]
+            U = np.hstack([U, u])
+        Q, _ = np.linalg.qr(U)
+        Ht = H[t * P:(t + 1) * P, t * P:(t + 1) * P]
+        assert np.abs(Q @ (Q.T @ Ht @ Q) @ Q.T - Ht).max() < 1e-9 * np.abs(H).max()
+        checked += np.abs(Ht).max() > 1e-6 * np.abs(H).max()
+    assert checked >= 2  # more than the last layer carries a tilt
+
+
+@pytest.mark.parametrize("name", DNN_TASKS)
+def test_dnn_reduced_solver_agrees_with_full_newton(name):
+    task = TASKS[name]()
+    assert linear_rnn.applies(problem_from_task(task, "dnn", kappa=KAPPA))
+    full = solve(task, arch="dnn", kappa=KAPPA, method="full", tol=1e-12, max_iter=100)
+    red = solve(task, arch="dnn", kappa=KAPPA, method="reduced", tol=1e-12)
+    assert red.diagnostics.method.startswith("newton(reduced)")
+    np.testing.assert_allclose(red.C, full.C, atol=1e-8 * np.abs(full.C).max())
+    np.testing.assert_allclose(red.Chat, full.Chat, atol=1e-8 * np.abs(full.Chat).max())
+    np.testing.assert_allclose(red.prediction.f_test, full.prediction.f_test, atol=1e-8)
+    assert red.diagnostics.residual < 1e-10  # the full equations, evaluated at the reduced solution

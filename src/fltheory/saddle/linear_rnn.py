@@ -49,15 +49,23 @@ def thin_targets(y: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     return u[:, keep] * s[keep]
 
 
+def _sup_times(prob: SaddleProblem) -> np.ndarray:
+    """The time steps that carry a supervised entry."""
+    return np.unique(np.flatnonzero(prob.sup) // prob.P)
+
+
 def krylov_rank(prob: SaddleProblem) -> int:
-    """r = T·k, the dimension of the reduced conjugate-kernel space (0 when the targets vanish)."""
-    return prob.T * thin_targets(prob.y).shape[1]
+    """The dimension r of the reduced conjugate-kernel space (0 when the targets vanish): T·k for the
+    RNN, m·k for the DNN (m supervised time steps; every layer's Ĉ_t lies in the span of their â_s)."""
+    k = thin_targets(prob.y).shape[1]
+    return (prob.T if prob.tied else len(_sup_times(prob))) * k
 
 
 def applies(prob: SaddleProblem) -> bool:
-    """The reduction pays (and is used) for the RNN when r < n."""
+    """The reduction pays (and is used) when r is below the block size (n = T·P for the RNN, P for
+    each DNN layer)."""
     r = krylov_rank(prob)
-    return prob.tied and 0 < r < prob.n
+    return 0 < r < (prob.n if prob.tied else prob.P)
 
 
 #: reduced systems up to this many unknowns take Newton steps with the dense Jacobian (jacfwd + LU)
@@ -179,9 +187,116 @@ def _compiled(st: _Static):
                 dense=jax.jit(dense), initial=jax.jit(initial), size=sum(sizes))
 
 
+@lru_cache(maxsize=16)
+def _compiled_dnn(st: _Static):
+    """The DNN (independent layers, per-layer readouts): every block is P × P. With â_s the readout
+    vector of supervised step s placed on its patterns, the layer-t conjugate kernel obeys
+    Ĉ_t = g² Ĉ_{t+1}(I + 2K_{t+1}Ĉ_{t+1})⁻¹ − ½ g_w² â_t â_tᵀ, so range Ĉ_t ⊂ span{â_s : s ≥ t}: one basis
+    U = [â_s] (P × r, r = m·k) serves every layer, Ĉ_t = U M_t Uᵀ, and with Y_t = K_t U, Q_t = Uᵀ Y_t,
+    N_t = (I + 2M_tQ_t)⁻¹M_t the equations close as for the RNN, with the shift B = I between layers:
+
+        Y_t = g_u² G_t U + g² Y_{t−1}(I − 2N_{t−1}Q_{t−1}),   M_t = g² N_{t+1} − ½ g_w² α_t α_tᵀ,
+        C_t = g_u² G_t + g² C_{t−1} − 2 Y_t N_t Y_tᵀ,          a_s = (g_w² C_s[S_s, S_s] + κ)⁻¹ y_s."""
+    T, P, k = st.T, st.P, st.k
+    sup = np.asarray(st.sup, int)
+    ns = len(sup)
+    ti, pi = sup // P, sup % P                       # time and pattern of each supervised entry
+    times = np.unique(ti)
+    m = len(times)
+    r = m * k
+    col = np.searchsorted(times, ti)                 # which column block of U each entry feeds
+    Ir = jnp.eye(r)
+    sizes = (ns * k, T * r * r, T * r * r)
+    same_t = jnp.asarray(ti[:, None] == ti[None, :], dtype=jnp.float64)
+    # α_t: E_t a_t = U α_t, nonzero only on supervised layers (‖a‖ on the layer's own column block)
+    sel = np.zeros((T, r, k))
+    for j, t in enumerate(times):
+        sel[t, j * k:(j + 1) * k] = np.eye(k)
+    sel = jnp.asarray(sel)
+
+    def unpack(v):
+        a = v[:sizes[0]].reshape(ns, k)
+        M = v[sizes[0]:sizes[0] + sizes[1]].reshape(T, r, r)
+        Q = v[sizes[0] + sizes[1]:].reshape(T, r, r)
+        return a, M, Q
+
+    def pack(a, M, Q):
+        return jnp.concatenate([a.ravel(), M.ravel(), Q.ravel()])
+
+    def basis(a):
+        nrm = jnp.sqrt(jnp.sum(a * a))
+        U = jnp.zeros((P, m, k)).at[pi, col].add(a / nrm).reshape(P, r)
+        return U, nrm * sel
+
+    def parts(d, a, M, Q):
+        sw = lambda A: jnp.swapaxes(A, -1, -2)
+        Ms, Qs = 0.5 * (M + sw(M)), 0.5 * (Q + sw(Q))
+        U, alpha = basis(a)
+        N = jnp.linalg.solve(Ir + 2.0 * Ms @ Qs, Ms)
+        N = 0.5 * (N + sw(N))
+        src = d["gu2"] * (d["G"] @ U)                                                  # [T, P, r]
+        RB = d["g2"] * (Ir - 2.0 * N @ Qs)                                             # [T, r, r]
+        prev = jnp.concatenate([jnp.zeros((1, r, r)), RB[:-1]])
+
+        def step(y, inp):
+            s_t, R = inp
+            y = s_t + y @ R
+            return y, y
+
+        _, Y = jax.lax.scan(step, jnp.zeros((P, r)), (src, prev))
+        return U, alpha, N, Y
+
+    def c_low(Y, N, g2):
+        """X_t = −2 Y_t N_t Y_tᵀ + g² X_{t−1}: the tilt's part of C_t, every layer [T, P, P]."""
+        X = -2.0 * jnp.einsum("tpa,tab,tqb->tpq", Y, N, Y)
+
+        def step(c, x):
+            c = x + g2 * c
+            return c, c
+
+        return jax.lax.scan(step, jnp.zeros((P, P)), X)[1]
+
+    def residual(d, v):
+        a, M, Q = unpack(v)
+        U, alpha, N, Y = parts(d, a, M, Q)
+        RQ = Q - jnp.einsum("pa,tpb->tab", U, Y)
+        Nn = jnp.concatenate([N[1:], jnp.zeros((1, r, r))])
+        RM = M - d["g2"] * Nn + 0.5 * d["gw2"] * alpha @ jnp.swapaxes(alpha, -1, -2)
+        C = d["Cg"] + c_low(Y, N, d["g2"])
+        Css = C[ti[:, None], pi[:, None], pi[None, :]] * same_t                       # per-layer readouts
+        Ra = a - jnp.linalg.solve(d["gw2"] * 0.5 * (Css + Css.T) + d["kappa"] * jnp.eye(ns), d["y"])
+        return pack(Ra, RM, RQ)
+
+    def dense(d, v):
+        a, M, Q = unpack(v)
+        U, _, N, Y = parts(d, a, M, Q)
+        Ms = 0.5 * (M + jnp.swapaxes(M, -1, -2))
+        return d["Cg"] + c_low(Y, N, d["g2"]), jnp.einsum("pa,tab,qb->tpq", U, Ms, U)
+
+    def initial(d, C0, H0):
+        """Reduced unknowns of block arrays (C, Ĉ) [T, P, P]."""
+        Css = C0[ti[:, None], pi[:, None], pi[None, :]] * same_t
+        a = jnp.linalg.solve(d["gw2"] * Css + d["kappa"] * jnp.eye(ns), d["y"])
+        U, _ = basis(a)
+        K = d["g2"] * jnp.concatenate([jnp.zeros_like(C0[:1]), C0[:-1]]) + d["gu2"] * d["G"]
+        Up = jnp.linalg.pinv(U)
+        return pack(a, jnp.einsum("ap,tpq,bq->tab", Up, H0, Up), jnp.einsum("pa,tpq,qb->tab", U, K, U))
+
+    return dict(F=jax.jit(residual), jvp=jax.jit(lambda d, x, dx: jax.jvp(partial(residual, d), (x,), (dx,))[1]),
+                jac=jax.jit(lambda d, x: jax.jacfwd(partial(residual, d))(x)),
+                dense=jax.jit(dense), initial=jax.jit(initial), size=sum(sizes), r=r)
+
+
 def _tilt_free_kernel(prob: SaddleProblem) -> np.ndarray:
-    """C of the g_u² G source alone: Σ_j g^{2j} S^j (g_u² G) (Sᵀ)^j (the NNGP kernel of the linear RNN)."""
+    """C of the g_u² G source alone (the NNGP kernel of the linear network): RNN
+    Σ_j g^{2j} S^j (g_u² G) (Sᵀ)^j on n × n; DNN C_t = g_u² G_t + g² C_{t−1} on [T, P, P]."""
     P = prob.P
+    if not prob.tied:
+        G = prob.gu2 * _blocks(np.asarray(prob.G, float), prob.T, P)
+        out = G.copy()
+        for t in range(1, prob.T):
+            out[t] += prob.g2 * out[t - 1]
+        return out
     X = prob.gu2 * np.asarray(prob.G, float)
     C = X.copy()
     for _ in range(prob.T - 1):
@@ -191,26 +306,37 @@ def _tilt_free_kernel(prob: SaddleProblem) -> np.ndarray:
     return C
 
 
-class ReducedLinearRNN:
-    """F(a, M, Q) = 0 of one linear-RNN problem (module docstring); ``scale`` multiplies the targets."""
+def _blocks(A: np.ndarray, T: int, P: int) -> np.ndarray:
+    """The same-time blocks [T, P, P] of a time-major n × n array."""
+    return np.stack([A[t * P:(t + 1) * P, t * P:(t + 1) * P] for t in range(T)])
+
+
+class ReducedLinear:
+    """F(a, M, Q) = 0 of one linear problem, RNN or DNN (module docstring, :func:`_compiled_dnn`);
+    ``scale`` multiplies the targets. Dense arrays are n × n for the RNN and [T, P, P] for the DNN."""
 
     def __init__(self, prob: SaddleProblem, scale: float = 1.0):
         if not applies(prob):
-            raise ValueError("ReducedLinearRNN: needs an RNN problem with 0 < T·k < T·P")
+            raise ValueError("ReducedLinear: needs 0 < r below the block size (module docstring)")
         ythin = thin_targets(prob.y)
         self.prob, self.k = prob, ythin.shape[1]
         sup = tuple(int(i) for i in np.flatnonzero(prob.sup))
-        self._fns = _compiled(_Static(prob.T, prob.P, self.k, sup))
-        r = prob.T * self.k
-        self._split = (len(sup) * self.k, len(sup) * self.k + r * r)
+        self._fns = (_compiled if prob.tied else _compiled_dnn)(_Static(prob.T, prob.P, self.k, sup))
+        r = krylov_rank(prob)
+        self.r = r
+        na = len(sup) * self.k
+        self._split = (na, na + (self._fns["size"] - na) // 2)         # a | M | Q
         Cg = _tilt_free_kernel(prob)
         idx = np.asarray(sup, int)
         T, P = prob.T, prob.P
-        Gl = np.stack([prob.G[:, np.clip(idx - j * P, 0, None)] * (idx - j * P >= 0) for j in range(T)])
-        self.data = dict(G=jnp.asarray(prob.G), Gl=jnp.asarray(Gl), Cg=jnp.asarray(Cg),
-                         Gss=jnp.asarray(Cg[np.ix_(idx, idx)]), y=jnp.asarray(ythin * scale),
-                         g2=jnp.float64(prob.g2), gu2=jnp.float64(prob.gu2), gw2=jnp.float64(prob.gw2),
-                         kappa=jnp.float64(prob.kappa))
+        common = dict(y=jnp.asarray(ythin * scale), g2=jnp.float64(prob.g2), gu2=jnp.float64(prob.gu2),
+                      gw2=jnp.float64(prob.gw2), kappa=jnp.float64(prob.kappa))
+        if prob.tied:
+            Gl = np.stack([prob.G[:, np.clip(idx - j * P, 0, None)] * (idx - j * P >= 0) for j in range(T)])
+            self.data = dict(G=jnp.asarray(prob.G), Gl=jnp.asarray(Gl), Cg=jnp.asarray(Cg),
+                             Gss=jnp.asarray(Cg[np.ix_(idx, idx)]), **common)
+        else:
+            self.data = dict(G=jnp.asarray(_blocks(prob.G, T, P)), Cg=jnp.asarray(Cg), **common)
 
     @property
     def size(self) -> int:
@@ -254,7 +380,7 @@ class ReducedLinearRNN:
         return np.asarray(C), np.asarray(H)
 
     def lazy(self):
-        """The reduced point of the lazy (NNGP) solution: C = Σ g^{2j}S^j g_u²G Sᵀʲ, Ĉ = 0."""
+        """The reduced point of the lazy (NNGP) solution: C = the tilt-free kernel, Ĉ = 0."""
         C = self.data["Cg"]
         return self.initial(C, jnp.zeros_like(C))
 
@@ -264,7 +390,7 @@ def jacobian_sign(prob: SaddleProblem, C, Chat) -> float:
     eigenvalue crosses 0, i.e. at a bifurcation of the branch (the RNN transition on the block-diagonal
     branch). The reduced system is an exact reparametrisation of the full one, so its Jacobian is
     singular exactly where the full one is."""
-    e = ReducedLinearRNN(prob)
+    e = ReducedLinear(prob)
     J = np.asarray(e._fns["jac"](e.data, e.initial(C, Chat)))
     sign, _ = np.linalg.slogdet(J)
     return float(sign)
@@ -274,7 +400,7 @@ def branch_seeds(prob: SaddleProblem, C, Chat, eps=(0.1, 0.3)) -> list:
     """Dense (C, Ĉ) seeds for branch switching at a solution near a bifurcation: the reduced unknowns
     moved by ±ε·max|v| along the eigenvector of J with the smallest |eigenvalue| (the critical mode).
     Seeds whose C is not finite are dropped."""
-    e = ReducedLinearRNN(prob)
+    e = ReducedLinear(prob)
     v = e.initial(C, Chat)
     J = np.asarray(e._fns["jac"](e.data, v))
     w, V = np.linalg.eig(J)
@@ -290,21 +416,25 @@ def branch_seeds(prob: SaddleProblem, C, Chat, eps=(0.1, 0.3)) -> list:
 
 
 def memory_estimate(prob: SaddleProblem) -> float:
-    """Peak bytes of a reduced solve: the dense reduced Jacobian and its LU, the lagged input columns
-    ``Gl`` [T, n, n_sup], and ~12 n×n arrays (G, the tilt-free kernel, the dense C, Ĉ, K and the full
-    residual evaluated once at the end)."""
+    """Peak bytes of a reduced solve: the dense reduced Jacobian and its LU, and ~12 arrays of the
+    problem's blocks (G, the tilt-free kernel, the dense C, Ĉ, K and the full residual evaluated once
+    at the end); the RNN adds the lagged input columns ``Gl`` [T, n, n_sup]."""
     k = thin_targets(prob.y).shape[1]
-    r, ns, n = prob.T * k, int(prob.sup.sum()), prob.n
-    size = ns * k + 2 * r * r
+    r, ns, n = krylov_rank(prob), int(prob.sup.sum()), prob.n
+    size = ns * k + 2 * (1 if prob.tied else prob.T) * r * r
     jac = 3 * size * size if size <= DENSE_MAX else 250 * size
-    return float(8 * (jac + prob.T * n * ns + 12 * n * n + 4 * prob.T * ns * r))
+    arrays = prob.T * n * ns + 12 * n * n if prob.tied else 12 * prob.T * prob.P ** 2
+    return float(8 * (jac + arrays + 4 * prob.T * max(ns, prob.P) * r))
 
 
 def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homotopy: bool, log) -> dict:
-    """Newton on the reduced equations from the dense start (C0, H0); on failure ramp the
-    targets from 0 (each step from the previous solution). Returns the dense (C, Ĉ) and the record."""
-    eq = ReducedLinearRNN(prob)
-    restart = int(min(200, max(30, 4 * prob.T + 2 * eq.k * prob.T + 20)))
+    """Newton on the reduced equations from the start (C0, H0) in the block layout of
+    :class:`.equations.Layout` ([1, n, n] RNN, [T, P, P] DNN); on failure ramp the targets from 0 (each
+    step from the previous solution). Returns the block (C, Ĉ) and the record."""
+    eq = ReducedLinear(prob)
+    restart = int(min(200, max(30, 4 * prob.T + 2 * eq.r + 20)))
+    if prob.tied:
+        C0, H0 = C0[0], H0[0]
 
     def newton(e, v0):
         return newton_krylov(e.F, e.jvp, v0, e.measure, tol, max_iter, restart, direct=e.newton_step)
@@ -313,20 +443,22 @@ def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homoto
     iters, mv, hist = rec.iterations, rec.matvecs, list(rec.history)
     ok = rec.converged
     method = "newton(reduced)" if eq.size <= DENSE_MAX else "newton-krylov(reduced)"
-    log(f"reduced newton (r = {eq.k * prob.T}, {eq.size} unknowns): {rec.iterations} steps, {rec.matvecs} jvps, "
+    log(f"reduced newton (r = {eq.r}, {eq.size} unknowns): {rec.iterations} steps, {rec.matvecs} jvps, "
         f"residual {hist[-1]:.3g} {rec.reason}")
     if not ok and homotopy:
         method += "+homotopy"
         # each λ starts from the previous solution; the first from the lazy point of λ itself
         # (λ = 0 has a = 0, where the Krylov basis is undefined)
-        start = lambda lam, x: ReducedLinearRNN(prob, scale=lam).lazy() if x is None else x
-        x, ok, it2, mv2, h2 = ramp(lambda lam, x: newton(ReducedLinearRNN(prob, scale=lam), start(lam, x)), None, log)
+        start = lambda lam, x: ReducedLinear(prob, scale=lam).lazy() if x is None else x
+        x, ok, it2, mv2, h2 = ramp(lambda lam, x: newton(ReducedLinear(prob, scale=lam), start(lam, x)), None, log)
         iters, mv, hist = iters + it2, mv + mv2, hist + h2
         if x is not None:
             v = x
     C, H = eq.dense(v)
+    if prob.tied:
+        C, H = C[None], H[None]
     return dict(C=C, Chat=H, converged=ok, iterations=iters, matvecs=mv, history=hist, method=method)
 
 
-__all__ = ["ReducedLinearRNN", "applies", "branch_seeds", "jacobian_sign", "krylov_rank", "memory_estimate",
+__all__ = ["ReducedLinear", "applies", "branch_seeds", "jacobian_sign", "krylov_rank", "memory_estimate",
            "solve_reduced", "thin_targets"]

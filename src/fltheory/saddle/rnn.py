@@ -225,8 +225,9 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     n_adapt : nonlinear φ: number of times the importance proposal is re-fitted to the tilted ⟨hhᵀ⟩ and
         the equations re-solved (the first solve uses the prior N(0, K) as proposal).
     krylov_restart : GMRES restart length (default: n_sup·O + 2T + 20, capped by memory).
-    method : linear RNN only. ``reduced``: Newton on the exact low-rank coordinates (docs/theory/unified.md
-        §3; needs T·k < T·P); ``full``: Newton–Krylov on all of (C, Ĉ); ``auto`` (default): reduced from
+    method : linear φ only. ``reduced``: Newton on the exact low-rank coordinates (docs/theory/unified.md
+        §3; needs r < T·P for the RNN, r < P for the DNN, r = T·k resp. m·k, k = rank of the targets,
+        m = number of supervised steps); ``full``: Newton–Krylov on all of (C, Ĉ); ``auto`` (default): reduced from
         n = T·P ≥ 128 (where it is faster), else full with the reduced solver as a fallback when the full
         one fails with ``homotopy`` on (the reduced one needs no positive-definite C).
     verbose : print one line per stage.
@@ -252,8 +253,8 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     choice("method", method, METHODS)
     can_reduce = linear and linear_rnn.applies(prob)
     if method == "reduced" and not can_reduce:
-        raise FLTheoryInputError("method: 'reduced' needs linear phi, arch='rnn' and T·k < T·P "
-                                 "(k = rank of the targets)")
+        raise FLTheoryInputError("method: 'reduced' needs linear phi and a low-rank conjugate kernel "
+                                 "(RNN: T·k < T·P; DNN: m·k < P; k = rank of the targets, m = supervised steps)")
     reduced = can_reduce and (method == "reduced" or (method == "auto" and prob.n >= REDUCED_MIN_N))
     # the fallback serves robust solves (homotopy on); continuation probes (homotopy off) expect failures
     fallback = can_reduce and method == "auto" and not reduced and homotopy
@@ -271,12 +272,11 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     with single_blas_thread():
         eq = Equations(prob, act, plan)
         def run_reduced():
-            out = linear_rnn.solve_reduced(prob, lay.to_dense(np.asarray(C0)), lay.to_dense(np.asarray(H0)), tol,
-                                           max_iter, homotopy, log)
-            return ((jnp.asarray(out["C"][None]), jnp.asarray(out["Chat"][None])), out["converged"],
+            out = linear_rnn.solve_reduced(prob, np.asarray(C0), np.asarray(H0), tol, max_iter, homotopy, log)
+            return ((jnp.asarray(out["C"]), jnp.asarray(out["Chat"])), out["converged"],
                     out["iterations"], out["matvecs"], list(out["history"]), out["method"])
 
-        if reduced:  # linear RNN: the exact low-rank coordinates of docs/theory/unified.md §3
+        if reduced:  # linear φ: the exact low-rank coordinates of docs/theory/unified.md §3
             x, ok, iters, mv, hist, used = run_reduced()
         else:
             x, rec = _run_newton(eq, (C0, H0), tol, max_iter, restart)
