@@ -38,9 +38,21 @@ def test_critical_signal_brackets_the_broken_branch():
 
 
 def test_critical_signal_switches_branch_along_the_critical_mode():
-    """Task seed 1: the lag-1 seeds of broken_branch miss the broken branch (measured: none found on
-    1.8…2.8), branch switching along the critical eigenvector at y_c finds it, and it dominates."""
+    """Task seed 1 (another draw than the default task): branch switching along the critical eigenvector
+    at y_c finds the broken branch, and it dominates."""
     from fltheory.experiments.phase import critical_signal
 
     out = critical_signal(dict(P_test=4, seed=1), y_max=4.0, n_grid=8)
     assert 1.5 < out["y_c"] < 2.5 and out["q_above"] > 0.1 and out["dS_above"] > 0
+
+
+def test_coarse_grid_far_above_the_transition_finds_the_broken_branch():
+    """Task seed 1 (y_c ≈ 0.87): on a grid that starts at 2.0 the lag-1 seeds alone miss the broken branch
+    (measured: q_rnn = 0 on 1.8…2.8 before the fix); broken_branch then locates the bifurcation of the
+    block-diagonal branch, switches there and continues. The saddle reached must be the one a fine grid
+    through the transition follows, and it must dominate."""
+    coarse = theory_sweep([2.0, 2.8], dict(seed=1))
+    fine = theory_sweep([0.95, 1.3, 1.7, 2.0], dict(seed=1))
+    assert coarse["q_broken"][0] > 0.3 and coarse["S_broken"][0] > coarse["S_sym"][0]
+    assert abs(coarse["q_rnn"][0] - fine["q_rnn"][-1]) < 1e-6
+    assert abs(coarse["S_broken"][0] - fine["S_broken"][-1]) < 1e-8

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int
 from ..saddle import broken_branch, follow_branch
+from ..saddle.continuation import bisect_flip, switch_branch
 from ..saddle.solution import Solution
 from ..tasks import endpoint_task
 
@@ -339,28 +340,12 @@ def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int
         prev, prev_sign, prev_y = cur, sg, y
     if bracket is None:
         return dict(y_c=float("nan"), q_above=float("nan"), dS_above=float("nan"))
-    lo, hi, s_lo, sg_lo = bracket[0], bracket[1], prev, prev_sign
-    while hi - lo > rtol * hi:
-        mid = 0.5 * (lo + hi)
-        s_mid = solve(make_task(mid), arch="rnn", init=s_lo, homotopy=False, **kw)
-        if sign(s_mid, mid) == sg_lo:
-            lo, s_lo = mid, s_mid
-        else:
-            hi = mid
+    lo, hi, s_lo = bisect_flip(make_task, bracket[0], bracket[1], prev, rtol=rtol, **kw)
     y_c = 0.5 * (lo + hi)
-    # switch branches just above y_c (small pitchfork amplitude), then continue to 1.25·y_c
+    # switch branches just above y_c (small pitchfork amplitude) along the critical mode, then
+    # continue to 1.25·y_c; the generic seeds of broken_branch are the fallback
     near, above = 1.05 * y_c, 1.25 * y_c
-    task = make_task(near)
-    # branch switching: seeds along the critical eigenvector at y_c (the lag-perturbation seeds of
-    # broken_branch miss the branch on some tasks), then the generic seeds
-    cands = []
-    for seed in linear_rnn.branch_seeds(problem_from_task(make_task(lo), "rnn", **pkw), s_lo.C, s_lo.Chat):
-        try:
-            c = solve(task, arch="rnn", init=seed, homotopy=False, **kw)
-        except (ConvergenceError, np.linalg.LinAlgError, FLTheoryInputError):
-            continue
-        if c.order_parameter() > 1e-4:
-            cands.append(c)
+    cands = switch_branch(make_task, lo, s_lo, near, **kw)
     s_sym = solve(make_task(above), arch="rnn", init=s_lo, homotopy=False, **kw)
     br = None
     if cands:

@@ -3,7 +3,10 @@
 The learning signal is the target scale s (``task.Y = s·y₀``). :func:`follow_branch` solves at
 increasing s, each Newton solve started from the previous solution, with automatic step halving
 when Newton fails. :func:`broken_branch` seeds the symmetry-broken (cross-time correlated) RNN branch
-from a block-diagonal solution by a perturbation of the lag-1 blocks and follows it.
+from a block-diagonal solution by a perturbation of the lag-1 blocks and follows it; for linear φ,
+where those seeds find nothing above a bifurcation of the block-diagonal branch, it locates the
+bifurcation (:func:`bisect_flip`) and switches branches there along the critical mode
+(:func:`switch_branch`), then continues to the requested signal.
 """
 from __future__ import annotations
 
@@ -12,8 +15,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._validate import ConvergenceError, FLTheoryInputError
-from .rnn import solve
+from . import linear_rnn
+from .rnn import problem_from_task, solve
 from .solution import Solution
+
+_PARAMS = ("g2", "gu2", "gw2", "kappa")
 
 
 def follow_branch(make_task: Callable[[float], object], signals: Sequence[float], init: Solution | None = None,
@@ -82,12 +88,17 @@ def broken_branch(make_task: Callable[[float], object], signals: Sequence[float]
 
     At each signal the candidates are the continuation of the previous broken solution and solves
     seeded from the symmetric solution ``symmetric[i]`` perturbed on the lag-1 blocks by ``eps``
-    (along the targets, then uniformly); the candidate with the largest action is kept. A
-    result whose lag-1 order parameter is below ``min_order`` has fallen back onto the
-    block-diagonal branch and is reported as ``None`` (no broken branch found there).
+    (along the targets, then uniformly); the candidate with the largest action is kept. For linear φ,
+    when none of them leaves the block-diagonal branch although that branch has passed a bifurcation
+    (the sign of det J of the reduced equations differs from the lazy limit's), the bifurcation is
+    located, the branch switched there and continued to the signal (:func:`switch_branch`): far above
+    the transition the lag-1 seeds can miss the branch. A result whose lag-1 order parameter is below
+    ``min_order`` has fallen back onto the block-diagonal branch and is reported as ``None`` (no broken
+    branch found there).
     """
     out: list[Solution | None] = []
     prev, prev_s = None, None
+    flip = _FlipTracker(make_task, solve_kw)
     for s, sym in zip(signals, symmetric):
         s = float(s)
         cands = []
@@ -107,11 +118,94 @@ def broken_branch(make_task: Callable[[float], object], signals: Sequence[float]
                 continue
             if cand.order_parameter() > min_order:
                 cands.append(cand)
+        if not cands and flip.passed(s, sym):
+            c = flip.switch_to(s, min_order)
+            if c is not None:
+                cands.append(c)
         # several broken saddles may coexist: keep the dominant one (largest action)
         sol = max(cands, key=lambda c: c.action) if cands else None
         out.append(sol)
         prev, prev_s = sol, s
     return out
+
+
+def bisect_flip(make_task: Callable[[float], object], lo: float, hi: float, sol_lo: Solution, rtol: float = 1e-3,
+                **solve_kw) -> tuple[float, float, Solution]:
+    """Bisect the signal bracket [lo, hi] of a sign change of det J of the reduced linear-RNN equations
+    along a branch (``sol_lo``: the branch's solution at ``lo``; :func:`.linear_rnn.jacobian_sign`) to
+    relative width ``rtol``. Returns (lo, hi, solution at lo)."""
+    sign_lo = _jacobian_sign(make_task, lo, sol_lo, solve_kw)
+    while hi - lo > rtol * hi:
+        mid = 0.5 * (lo + hi)
+        s_mid = solve(make_task(mid), arch="rnn", init=sol_lo, homotopy=False, **solve_kw)
+        if _jacobian_sign(make_task, mid, s_mid, solve_kw) == sign_lo:
+            lo, sol_lo = mid, s_mid
+        else:
+            hi = mid
+    return lo, hi, sol_lo
+
+
+def switch_branch(make_task: Callable[[float], object], y_lo: float, sol_lo: Solution, at: float,
+                  min_order: float = 1e-4, **solve_kw) -> list[Solution]:
+    """Branch switching at a bifurcation just above ``y_lo`` (``sol_lo`` the block-diagonal solution there):
+    Newton at signal ``at`` from seeds along the critical eigenvector of the reduced equations
+    (:func:`.linear_rnn.branch_seeds`). Returns the solutions that left the block-diagonal branch."""
+    prob = problem_from_task(make_task(y_lo), "rnn", **{k: solve_kw[k] for k in _PARAMS if k in solve_kw})
+    task, out = make_task(at), []
+    for seed in linear_rnn.branch_seeds(prob, sol_lo.C, sol_lo.Chat):
+        try:
+            c = solve(task, arch="rnn", init=seed, homotopy=False, **solve_kw)
+        except (ConvergenceError, np.linalg.LinAlgError, FLTheoryInputError):
+            continue
+        if c.order_parameter() > min_order:
+            out.append(c)
+    return out
+
+
+def _jacobian_sign(make_task, s, sol, solve_kw) -> float:
+    prob = problem_from_task(make_task(s), "rnn", **{k: solve_kw[k] for k in _PARAMS if k in solve_kw})
+    return linear_rnn.jacobian_sign(prob, sol.C, sol.Chat)
+
+
+class _FlipTracker:
+    """For :func:`broken_branch` (linear φ only): has the block-diagonal branch passed a bifurcation by
+    signal s, and the branch switch there. Tracks the last signal whose det J sign is the lazy one."""
+
+    def __init__(self, make_task, solve_kw):
+        self.make_task, self.kw = make_task, solve_kw
+        self.on = solve_kw.get("phi", "linear") == "linear"
+        self.lazy_sign = self.lo = self.sol_lo = None
+
+    def passed(self, s: float, sym: Solution) -> bool:
+        if not self.on:
+            return False
+        try:
+            if self.lazy_sign is None:
+                s0 = 1e-3 * s
+                self.sol_lo = solve(self.make_task(s0), arch="rnn", **self.kw)
+                self.lo, self.lazy_sign = s0, _jacobian_sign(self.make_task, s0, self.sol_lo, self.kw)
+            sign = _jacobian_sign(self.make_task, s, sym, self.kw)
+        except (ValueError, ConvergenceError):  # the reduction does not apply, or no lazy solution
+            self.on = False
+            return False
+        if sign == self.lazy_sign:
+            self.lo, self.sol_lo = s, sym
+            return False
+        return True
+
+    def switch_to(self, s: float, min_order: float) -> Solution | None:
+        """Locate the flip in (lo, s), switch branches at 1.05·y_c and continue to s."""
+        try:
+            lo, hi, sol_lo = bisect_flip(self.make_task, self.lo, s, self.sol_lo, rtol=1e-2, **self.kw)
+        except ConvergenceError:
+            return None
+        near = min(1.05 * 0.5 * (lo + hi), s)
+        cands = switch_branch(self.make_task, lo, sol_lo, near, min_order, **self.kw)
+        if not cands:
+            return None
+        best = max(cands, key=lambda c: c.action)
+        return best if near == s else _continue(self.make_task, best, near, s, min_order, self.kw)
+
 
 def _continue(make_task, prev, prev_s, s, min_order, solve_kw, depth: int = 4):
     # A too-long step either fails or lands Newton on the block-diagonal saddle (q = 0): both mean
@@ -131,4 +225,4 @@ def _continue(make_task, prev, prev_s, s, min_order, solve_kw, depth: int = 4):
         return None
     return _continue(make_task, half, mid, s, min_order, solve_kw, depth - 1)
 
-__all__ = ["broken_branch", "follow_branch", "lag_perturbation"]
+__all__ = ["bisect_flip", "broken_branch", "follow_branch", "lag_perturbation", "switch_branch"]
