@@ -12,6 +12,7 @@ burn-in, thinning and a rich progress bar between jitted chunks.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -36,28 +37,30 @@ def gaussian_prior_energy(params, variances) -> jax.Array:
     return sum(jax.tree_util.tree_leaves(terms))
 
 
-def langevin(energy_fn: Callable[[Any], jax.Array], step_size):
+def langevin(energy_fn: Callable[..., jax.Array], step_size):
     """Return ``(init, step)`` for overdamped Langevin dynamics on ``energy_fn``.
 
     ``step_size`` is a scalar or a pytree of per-leaf step sizes (a diagonal preconditioner; the
-    noise is scaled consistently, so the stationary law is unchanged).
+    noise is scaled consistently, so the stationary law is unchanged), or a function of the extra
+    arguments returning one. ``step(state, *args)`` passes ``args`` to ``energy_fn(position, *args)``:
+    data given as arguments rather than closed over lets one compiled sampler serve every task of the
+    same shapes (:func:`run_chains` caches its compiled loops per ``step``).
     """
     grad_fn = jax.grad(energy_fn)
 
     def init(position, key) -> LangevinState:
         return LangevinState(position, key)
 
-    def step(state: LangevinState) -> LangevinState:
+    def step(state: LangevinState, *args) -> LangevinState:
         key, sub = jax.random.split(state.key)
         leaves, treedef = jax.tree_util.tree_flatten(state.position)
         keys = jax.random.split(sub, len(leaves))
         noise = treedef.unflatten(
             [jax.random.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
         )
-        grads = grad_fn(state.position)
-        etas = step_size if isinstance(step_size, (dict, list, tuple)) else jax.tree_util.tree_map(
-            lambda _: step_size, state.position
-        )
+        grads = grad_fn(state.position, *args)
+        eta = step_size(*args) if callable(step_size) else step_size
+        etas = eta if isinstance(eta, (dict, list, tuple)) else jax.tree_util.tree_map(lambda _: eta, state.position)
         new = jax.tree_util.tree_map(
             lambda p, g, n, eta: p - eta * g + jnp.sqrt(2.0 * eta).astype(p.dtype) * n,
             state.position, grads, noise, etas,
@@ -65,6 +68,30 @@ def langevin(energy_fn: Callable[[Any], jax.Array], step_size):
         return LangevinState(new, key)
 
     return init, step
+
+
+@lru_cache(maxsize=32)
+def _loops(step: Callable, observe: Callable, chunk: int):
+    """Compiled burn-in and sampling loops of one (step, observe) pair, with the step counts and the
+    extra arguments traced: a second run with the same shapes reuses the compilation."""
+
+    def advance(state, n, args):
+        return jax.lax.fori_loop(0, n, lambda _, s: step(s, *args), state)
+
+    @jax.jit
+    def burn(state, n, args):
+        return jax.vmap(lambda s: advance(s, n, args))(state)
+
+    @jax.jit
+    def sample_chunk(state, thin, args):
+        def one(s):
+            def body(s, _):
+                s = advance(s, thin, args)
+                return s, observe(s.position, *args)
+            return jax.lax.scan(body, s, None, length=chunk)
+        return jax.vmap(one)(state)
+
+    return burn, sample_chunk
 
 
 def run_chains(
@@ -77,45 +104,34 @@ def run_chains(
     chunk: int = 50,
     progress: bool = True,
     description: str = "Langevin",
+    args: tuple = (),
 ):
     """Run vmapped chains: ``burn_in`` steps, then ``n_samples`` observations every ``thin`` steps.
 
-    ``states`` is a batched :class:`LangevinState` (leading axis = chain). ``observe(position)`` returns a
-    pytree of arrays recorded per sample. Returns ``(final_states, observations)``, observations with
-    leading axes ``[chain, sample, ...]`` as NumPy arrays.
+    ``states`` is a batched :class:`LangevinState` (leading axis = chain). ``observe(position, *args)`` returns
+    a pytree of arrays recorded per sample; ``args`` (shared by all chains) go to ``step`` and ``observe``.
+    The compiled loops are cached per (``step``, ``observe``, chunk): pass the same functions and the
+    data as ``args`` to sample many tasks of one shape with one compilation. Returns
+    ``(final_states, observations)``, observations with leading axes ``[chain, sample, ...]`` as NumPy arrays.
     """
     n_samples = positive_int("n_samples", n_samples)
     thin = positive_int("thin", thin)
     burn_in = positive_int("burn_in", burn_in, minimum=0)
     chunk = min(positive_int("chunk", chunk), n_samples)
-
-    def advance(state, n):
-        return jax.lax.fori_loop(0, n, lambda _, s: step(s), state)
-
-    @jax.jit
-    def burn(state):
-        return jax.vmap(lambda s: advance(s, burn_in))(state)
-
-    @jax.jit
-    def sample_chunk(state):
-        def one(s):
-            def body(s, _):
-                s = advance(s, thin)
-                return s, observe(s.position)
-            return jax.lax.scan(body, s, None, length=chunk)
-        return jax.vmap(one)(state)
+    burn, sample_chunk = _loops(step, observe, chunk)
+    args = tuple(args)
 
     total_steps = burn_in + n_samples * thin
     obs_chunks = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(description, total=total_steps)
         if burn_in:
-            states = burn(states)
+            states = burn(states, burn_in, args)
             jax.block_until_ready(states)
             bar.advance(task, burn_in)
         done = 0
         while done < n_samples:
-            states, obs = sample_chunk(states)
+            states, obs = sample_chunk(states, thin, args)
             obs_chunks.append(jax.device_get(obs))
             done += chunk
             bar.advance(task, chunk * thin)

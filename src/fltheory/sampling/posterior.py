@@ -10,6 +10,7 @@ spectrum of W/√N.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -23,17 +24,33 @@ from .langevin import gaussian_prior_energy, langevin, run_chains
 
 def network_energy(net, X, Y, M, beta: float):
     """Energy E(θ) whose Gibbs law exp(−E) is the posterior of ``net`` on (X, Y, M)."""
-    dtype = jnp.float32
+    data = dict(X=X, Y=Y, M=M, beta=beta)
+    return lambda params: _energy(net, params, data)
 
-    def energy(params):
-        dt = params["w"].dtype
-        f = net.apply(params, jnp.asarray(X, dt))
-        resid = (f - jnp.asarray(Y, dt)) ** 2
-        data = 0.5 * beta * jnp.sum(jnp.asarray(M, dt)[..., None] * resid)
-        return data + gaussian_prior_energy(params, net.prior_variances())
 
-    del dtype
-    return energy
+def _energy(net, params, data):
+    dt = params["w"].dtype
+    f = net.apply(params, jnp.asarray(data["X"], dt))
+    resid = (f - jnp.asarray(data["Y"], dt)) ** 2
+    fit = 0.5 * jnp.asarray(data["beta"], dt) * jnp.sum(jnp.asarray(data["M"], dt)[..., None] * resid)
+    return fit + gaussian_prior_energy(params, net.prior_variances())
+
+
+@lru_cache(maxsize=32)
+def _sampler(net):
+    """(init, step, observe) of ``net`` with the task, β and η as arguments (one dict ``data``), so that
+    :func:`~fltheory.sampling.langevin.run_chains` compiles once per network and task shape, not once
+    per task (a sweep over signals or seeds reuses it)."""
+    init, step = langevin(lambda params, data: _energy(net, params, data), lambda data: data["eta"])
+
+    def observe(params, data):
+        h = net.hidden(params, data["X_all"])
+        a = net.act(h)
+        n, T, N = a.shape
+        A = jnp.swapaxes(a, 0, 1).reshape(T * n, N)
+        return {"C": A @ A.T / N, "f": net.readout(params, h)}
+
+    return init, step, observe
 
 
 def default_step_size(net, task, kappa: float) -> float:
@@ -124,25 +141,18 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
         burn_in = default_burn_in(net, eta)
     if thin is None:
         thin = max(1, default_burn_in(net, eta, relaxation_times=2.0) // positive_int("n_samples", n_samples))
-    energy = network_energy(net, task.X, task.Y, task.M, beta)
-    init, step = langevin(energy, eta)
+    init, step, observe = _sampler(net)
     key = jax.random.PRNGKey(seed)
     k_init, k_run = jax.random.split(key)
     if init_params is None:
         init_params = jax.vmap(lambda k: net.init(k, dtype))(jax.random.split(k_init, n_chains))
     states = jax.vmap(init)(init_params, jax.random.split(k_run, n_chains))
-    X_all = jnp.asarray(np.concatenate([task.X, task.X_test]), dtype)
+    data = dict(X=jnp.asarray(task.X, dtype), Y=jnp.asarray(task.Y, dtype), M=jnp.asarray(task.M, dtype),
+                beta=jnp.asarray(beta, dtype), eta=jnp.asarray(eta, dtype),
+                X_all=jnp.asarray(np.concatenate([task.X, task.X_test]), dtype))
     P = task.P
-
-    def observe(params):
-        h = net.hidden(params, X_all)
-        a = net.act(h)
-        n, T, N = a.shape
-        A = jnp.swapaxes(a, 0, 1).reshape(T * n, N)
-        return {"C": A @ A.T / N, "f": net.readout(params, h)}
-
     states, obs = run_chains(step, states, observe, n_samples=n_samples, thin=thin, burn_in=burn_in,
-                             progress=progress, description=f"Langevin N={net.N}")
+                             progress=progress, description=f"Langevin N={net.N}", args=(data,))
     C_chain = obs["C"].astype(np.float64).mean(axis=1)
     f_chain = obs["f"].astype(np.float64).mean(axis=1)
     return PosteriorSamples(
