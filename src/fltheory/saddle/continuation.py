@@ -150,7 +150,7 @@ def switch_branch(make_task: Callable[[float], object], y_lo: float, sol_lo: Sol
     """Branch switching at a bifurcation just above ``y_lo`` (``sol_lo`` the block-diagonal solution there):
     Newton at signal ``at`` from seeds along the critical eigenvector of the reduced equations
     (:func:`.linear_rnn.branch_seeds`). Returns the solutions that left the block-diagonal branch."""
-    prob = problem_from_task(make_task(y_lo), "rnn", **{k: solve_kw[k] for k in _PARAMS if k in solve_kw})
+    prob = _rnn_problem(make_task, y_lo, solve_kw)
     task, out = make_task(at), []
     for seed in linear_rnn.branch_seeds(prob, sol_lo.C, sol_lo.Chat):
         try:
@@ -162,9 +162,12 @@ def switch_branch(make_task: Callable[[float], object], y_lo: float, sol_lo: Sol
     return out
 
 
+def _rnn_problem(make_task, s, solve_kw):
+    return problem_from_task(make_task(s), "rnn", **{k: solve_kw[k] for k in _PARAMS if k in solve_kw})
+
+
 def _jacobian_sign(make_task, s, sol, solve_kw) -> float:
-    prob = problem_from_task(make_task(s), "rnn", **{k: solve_kw[k] for k in _PARAMS if k in solve_kw})
-    return linear_rnn.jacobian_sign(prob, sol.C, sol.Chat)
+    return linear_rnn.jacobian_sign(_rnn_problem(make_task, s, solve_kw), sol.C, sol.Chat)
 
 
 class _FlipTracker:

@@ -284,7 +284,7 @@ def _compiled_dnn(st: _Static):
 
     return dict(F=jax.jit(residual), jvp=jax.jit(lambda d, x, dx: jax.jvp(partial(residual, d), (x,), (dx,))[1]),
                 jac=jax.jit(lambda d, x: jax.jacfwd(partial(residual, d))(x)),
-                dense=jax.jit(dense), initial=jax.jit(initial), size=sum(sizes), r=r)
+                dense=jax.jit(dense), initial=jax.jit(initial), size=sum(sizes))
 
 
 def _tilt_free_kernel(prob: SaddleProblem) -> np.ndarray:
