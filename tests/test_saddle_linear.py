@@ -61,6 +61,22 @@ def test_lazy_limit_large_kappa():
     np.testing.assert_allclose(sol.C_all, ng.C, atol=1e-6)
 
 
+@pytest.mark.parametrize("arch", ["rnn", "dnn"])
+def test_more_patterns_than_input_dimensions(arch):
+    """P = 6 > D = 4: the first-layer kernel g_u² XXᵀ/D is singular. ``solve`` from scratch used to fail
+    on every such task (the normalisability test took a Cholesky factor of the singular C). Lazy limit:
+    C → NNGP at signal → 0; at signal 1 the solution is a positive-semidefinite root."""
+    lazy = endpoint_task(P=6, P_test=6, T=3, D=4, signal=1e-4, seed=0)
+    assert np.linalg.matrix_rank(lazy.X[:, 0] @ lazy.X[:, 0].T) == 4
+    sol = solve(lazy, arch=arch, kappa=KAPPA)
+    ng = nngp_kernels(np.concatenate([lazy.X, lazy.X_test]), phi="linear", tied=arch == "rnn")
+    np.testing.assert_allclose(sol.C_all, ng.C, atol=1e-6)
+    sol = solve(endpoint_task(P=6, P_test=6, T=3, D=4, signal=1.0, seed=0), arch=arch, kappa=KAPPA)
+    assert sol.diagnostics.converged and sol.diagnostics.residual < 1e-9
+    ev = np.linalg.eigvalsh(sol.C)
+    assert ev.min() > -1e-10 * ev.max()
+
+
 def test_critical_signal_shortest_chain():
     # T = 3, P = 1: the block-diagonal branch loses stability at r = 2, y_c = (z_c+κ)/√z_c, z_c = 8
     yc = critical_signal_T3(kappa=KAPPA)

@@ -103,13 +103,16 @@ def _sym(A):
 def gaussian_block(K, H):
     """φ = identity, closed form: C = K(I + 2ĈK)⁻¹, Γ = 2ĈCĈ − Ĉ, ln Z₁ = −½ ln det(I + 2KĈ).
 
-    ``C`` is returned NaN when K⁻¹ + 2Ĉ is not positive definite (the measure is not normalisable)."""
+    ``C`` is returned NaN when K⁻¹ + 2Ĉ is not positive definite on the range of K (the measure is not
+    normalisable). K may be singular (e.g. P > D patterns in the first layer, rank G_tt ≤ D): then C is
+    singular too, so the test is C ⪰ 0 up to round-off, not a Cholesky factor of C."""
     m = K.shape[-1]
     A = jnp.eye(m) + 2.0 * K @ H
     C = _sym(jnp.linalg.solve(A, K).T)
     Gam = _sym(2.0 * H @ C @ H - H)
     sign, logdet = jnp.linalg.slogdet(A)
-    ok = (sign > 0) & jnp.all(jnp.isfinite(jnp.linalg.cholesky(C + 1e-300 * jnp.eye(m))))
+    ev = jnp.linalg.eigvalsh(C)
+    ok = (sign > 0) & jnp.all(jnp.isfinite(ev)) & (ev[..., 0] >= -1e-10 * jnp.max(jnp.abs(ev), axis=-1))
     lnz = jnp.where(ok, -0.5 * logdet, jnp.nan)
     return jnp.where(ok, C, jnp.nan), Gam, lnz
 
