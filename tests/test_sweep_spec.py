@@ -174,3 +174,153 @@ def test_register_decorator():
         return {"y": 2 * x}
 
     check({"name": "r", "function": "test-sweep-local", "axes": {"x": [1.0]}}, "function", "not importable")
+
+
+# ---- declared outputs and parameter checks (PointInfo) ----------------------------------------
+def _nngp_depth(**over) -> dict:
+    """The packaged nngp-depth spec as a dict, with top-level sections updated by ``over``."""
+    import yaml
+
+    from fltheory.sweep import packaged_specs
+
+    raw = yaml.safe_load(packaged_specs()["nngp-depth"].read_text())
+    for key, val in over.items():
+        raw[key] = {**raw[key], **val} if isinstance(val, dict) else val
+    return raw
+
+
+def test_misspelt_figure_variable_fails_at_load_time_listing_the_outputs(tmp_path):
+    err = check(_nngp_depth(figure={"theory": ["gp_tset_error"]}), "figure.theory[0]",
+                "'gp_tset_error' is not an output of function 'nngp-depth'", "did you mean 'gp_test_error'?")
+    for name in ("gp_test_error", "rf_test_error", "gp_train_error", "kernel_corr"):
+        assert repr(name) in str(err)
+    check(_nngp_depth(figure={"simulation": ["rf_test_error", "nope"]}), "figure.simulation[1]", "'nope'")
+    # before any work: no store directory
+    out = tmp_path / "store"
+    with pytest.raises(SpecError, match=r"^figure\.theory\[0\]: "):
+        run_sweep(_nngp_depth(figure={"theory": ["gp_tset_error"]}), out, executor="serial", progress=False)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("over, field, words", [
+    ({"axes": {"g2": [0.5, -1.0]}}, "axes.g2[1]", ["parameter 'g2'", "must be > 0, got -1.0"]),
+    ({"fixed": {"gu2": 0.0}}, "fixed.gu2", ["parameter 'gu2'", "must be > 0"]),
+    ({"fixed": {"phi": "erff"}}, "fixed.phi", ["unknown value 'erff'", "'relu'"]),
+    ({"axes": {"depth": [1, 0]}}, "axes.depth[1]", ["must be >= 1, got 0"]),
+    ({"fixed": {"width": -3}}, "fixed.width", ["must be >= 0, got -3"]),
+])
+def test_out_of_range_values_fail_at_load_time(over, field, words, tmp_path):
+    check(_nngp_depth(**over), field, *words)
+    out = tmp_path / "store"
+    with pytest.raises(SpecError):
+        run_sweep(_nngp_depth(**over), out, executor="serial", progress=False)
+    assert not out.exists()
+
+
+def test_out_of_range_values_of_other_builtins_fail_at_load_time():
+    seq = {"name": "s", "function": "sequential", "fixed": {"N": 0},
+           "axes": {"P": [4], "arch": ["rnn", "cnn"]}}
+    check(seq, "axes.arch[1]", "unknown value 'cnn'")
+    check({**seq, "axes": {"P": [4, -2], "arch": ["rnn"]}}, "axes.P[1]", "must be >= 1")
+    check({**seq, "fixed": {"N": 0, "teacher": "flipflop"}, "axes": {"arch": ["rnn"]}}, "fixed.D",
+          "default 6", "D must be 1")
+    lc = {"name": "l", "function": "learning-curve", "fixed": {"size": "small"}, "axes": {"P": [10], "method": ["mf"]}}
+    check({**lc, "fixed": {"size": "small", "kappa2": -1.0}}, "fixed.kappa2", "must be > 0")
+    check({**lc, "fixed": {"size": "huge"}}, "fixed.size", "unknown value 'huge'")
+    phase = {"name": "p", "function": "fltheory.experiments.phase:phase_point", "fixed": {"kappa": -0.1},
+             "axes": {"signal": [1.0], "arch": ["rnn"]}}
+    check(phase, "fixed.kappa", "must be > 0")  # named by dotted path: the built-in's checks still apply
+    check({"name": "d", "function": "depth-gap", "fixed": {"n_seeds": 1}}, "fixed.n_seeds", "must be >= 2")
+    check({"name": "o", "function": "lowrank", "fixed": {"rank": 2}, "axes": {"N": [500, 5]}}, "axes.N[1]",
+          "must be >= 6")
+
+
+def declared_point(*, n: int, g2: float = 1.0, cap: float = 100.0) -> dict:
+    """A point function with declared outputs and checks (registered by the fixture below)."""
+    return {"err": n * g2, "q": g2}
+
+
+def check_declared(*, n, g2, cap):
+    from fltheory._validate import positive, positive_int
+
+    positive_int("n", n)
+    positive("g2", g2)
+    if n * g2 > cap:
+        raise FLTheoryInputError(f"n * g2 = {n * g2} exceeds the cap {cap}")  # names no single parameter
+
+
+@pytest.fixture
+def declared():
+    from fltheory.sweep import registry
+
+    saved = [dict(d) for d in (registry._REGISTERED, registry._INFO_BY_NAME, registry._INFO_BY_PATH)]
+    register("test-declared", outputs={"err": "test error", "q": "order parameter q"},
+             validate=check_declared)(declared_point)
+    yield "test-declared"
+    for d, old in zip((registry._REGISTERED, registry._INFO_BY_NAME, registry._INFO_BY_PATH), saved):
+        d.clear()
+        d.update(old)
+
+
+def test_register_outputs_and_validate(declared, tmp_path, monkeypatch):
+    from fltheory.sweep import registry
+
+    base = {"name": "d", "function": declared, "axes": {"n": [1, 2, 3]},
+            "figure": {"x": "n", "theory": ["err"], "simulation": ["q"]}}
+    spec = load_spec(base)
+    assert spec.outputs == {"err": "test error", "q": "order parameter q"}
+    # the declarations follow the function when a spec names it by its dotted path
+    assert registry.point_info(f"{__name__}:declared_point").outputs == spec.outputs
+    check({**base, "figure": {"x": "n", "theory": ["error"]}}, "figure.theory[0]", "did you mean 'err'?")
+    check({**base, "fixed": {"g2": -2.0}}, "fixed.g2", "must be > 0")
+    check({**base, "axes": {"n": [1, 0]}}, "axes.n[1]", "must be >= 1, got 0")
+    # a check that names no parameter is reported at the point that fails
+    check({**base, "axes": {"n": [1, 50, 200]}, "fixed": {"g2": 1.0}}, "axes", "{'n': 200}", "exceeds the cap")
+    # the labels reach the dataset (long_name) and the figure's legend
+    res = run_sweep(base, tmp_path / "out", executor="serial", progress=False)
+    assert res.dataset["err"].attrs["long_name"] == "test error"
+    from fltheory.sweep import figures
+
+    drawn = []
+    monkeypatch.setattr(figures.plt, "close", lambda f: drawn.append(f))
+    figures.plot_figure(res.dataset, spec.figure, tmp_path / "out")
+    legend = [t.get_text() for t in drawn[0].axes[0].get_legend().get_texts()]
+    assert legend == ["test error", "order parameter q"]
+    assert drawn[0].axes[0].get_ylabel() == "test error, order parameter q"
+
+
+def test_register_rejects_bad_declarations():
+    with pytest.raises(FLTheoryInputError, match="outputs must be a non-empty dict"):
+        register("bad", outputs=["err"])
+    with pytest.raises(FLTheoryInputError, match="label of output 'err'"):
+        register("bad", outputs={"err": ""})
+    with pytest.raises(FLTheoryInputError, match="validate must be callable"):
+        register("bad", validate="not callable")
+
+
+def test_undeclared_outputs_are_checked_only_when_drawing(tmp_path):
+    # sweep_fixtures functions declare nothing: the spec loads, the figure fails after the run
+    spec = {"name": "u", "function": "sweep_fixtures:noisy_point", "axes": {"a": [1.0]},
+            "figure": {"x": "a", "theory": ["nope"]}}
+    assert load_spec(spec).outputs is None
+    res = run_sweep(spec, tmp_path / "u", executor="serial", progress=False)
+    from fltheory.sweep.figures import plot_figure
+
+    with pytest.raises(SpecError, match=r"^figure\.theory\[0\]: no variable 'nope' in the results"):
+        plot_figure(res.dataset, load_spec(spec).figure, tmp_path / "u")
+
+
+def test_every_builtin_and_packaged_spec_declares_outputs_and_checks():
+    from fltheory.sweep import packaged_specs, registry
+    from fltheory.sweep.declarations import BUILTIN_INFO
+
+    for name, path in registry.BUILTIN.items():
+        info = registry.point_info(name)
+        assert info.outputs and callable(info.validator()), name
+        assert BUILTIN_INFO[path] is info
+    for name, path in packaged_specs().items():
+        text = path.read_text()
+        spec = load_spec(text)
+        assert spec.outputs and registry.point_info(spec.function).validator() is not None, name
+        for profile in spec.profiles:
+            load_spec(text, profile=profile)  # every profile passes the checks too

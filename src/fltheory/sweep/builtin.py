@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..activations import get_activation
 from ..gaussian import kernel_map
+from .declarations import check_nngp_depth
 
 
 def nngp_kernels(X: np.ndarray, depth: int, phi: str, g2: float, gu2: float,
@@ -73,16 +73,12 @@ def nngp_depth_point(*, depth: int, g2: float, phi: str = "erf", gu2: float = 1.
                      P: int = 64, P_test: int = 256, D: int = 16, teacher_width: int = 4,
                      ridge: float = 1e-3, width: int = 256, input_every_layer: bool = False,
                      seed: int = 0) -> dict[str, float]:
-    """One grid point of the ``nngp-depth`` sweep (see the module docstring)."""
-    depth = positive_int("depth", depth)
-    g2, gu2, gw2 = positive("g2", g2), positive("gu2", gu2), positive("gw2", gw2)
-    ridge = positive("ridge", ridge)
-    P, P_test, D = positive_int("P", P), positive_int("P_test", P_test), positive_int("D", D)
-    teacher_width = positive_int("teacher_width", teacher_width)
-    width = positive_int("width", width, minimum=0)
-    choice("phi", phi, ["linear", "tanh", "erf", "relu"])
-    if not isinstance(input_every_layer, bool):
-        raise FLTheoryInputError(f"input_every_layer: expected a bool, got {input_every_layer!r}")
+    """One grid point of the ``nngp-depth`` sweep (see the module docstring). Its parameter checks,
+    :func:`fltheory.sweep.declarations.check_nngp_depth`, also run on every point when a spec loads."""
+    check_nngp_depth(depth=depth, g2=g2, phi=phi, gu2=gu2, gw2=gw2, P=P, P_test=P_test, D=D,
+                     teacher_width=teacher_width, ridge=ridge, width=width, input_every_layer=input_every_layer)
+    depth, P, P_test, D, teacher_width, width = (int(v) for v in (depth, P, P_test, D, teacher_width, width))
+    g2, gu2, gw2, ridge = (float(v) for v in (g2, gu2, gw2, ridge))
 
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((P + P_test, D))

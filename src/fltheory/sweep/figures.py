@@ -7,6 +7,9 @@
   standard error of the mean ``sem`` (default), standard deviation ``std`` or ``none``);
 - every other dimension must be fixed by ``select`` (or have length 1).
 
+Legends and the default y label use each variable's ``long_name`` (the label the point function
+declares for that output, see :mod:`fltheory.sweep.registry`), else its name.
+
 Written as ``<stem>.png`` and ``<stem>.pdf``.
 """
 from __future__ import annotations
@@ -52,6 +55,11 @@ def _prepare(ds: xr.Dataset, fig: FigureSpec) -> xr.Dataset:
     return ds.squeeze([d for d in ds.dims if d not in keep and ds.sizes[d] == 1], drop=False)
 
 
+def _var_label(ds: xr.Dataset, var: str) -> str:
+    """A variable's declared label (``long_name``), else its name."""
+    return str(ds[var].attrs.get("long_name") or var)
+
+
 def _label(v) -> str:
     v = v.item() if hasattr(v, "item") else v
     return f"{v:.4g}" if isinstance(v, float) else str(v)
@@ -76,7 +84,7 @@ def plot_figure(ds: xr.Dataset, fig: FigureSpec, out_dir: str | Path, stem: str 
             y = da.mean(SEED_DIM) if SEED_DIM in da.dims else da
             y = np.asarray(y.transpose(xdim).values)[order] if xdim in y.dims else np.full(len(x), float(y))
             ax.plot(x[order], y, _STYLES[k % len(_STYLES)], color=color,
-                    label=" ".join(s for s in (var, hue_label) if s))
+                    label=", ".join(s for s in (_var_label(ds, var), hue_label) if s))
         for k, var in enumerate(fig.simulation):
             da = sub[var]
             if SEED_DIM in da.dims:
@@ -89,13 +97,14 @@ def plot_figure(ds: xr.Dataset, fig: FigureSpec, out_dir: str | Path, stem: str 
             mean = np.asarray(mean.transpose(xdim).values)[order]
             yerr = None if err is None else np.asarray(err.transpose(xdim).values)[order]
             ax.errorbar(x[order], mean, yerr=yerr, fmt=_MARKERS[k % len(_MARKERS)], color=color, capsize=3,
-                        markersize=5, linestyle="none", label=" ".join(s for s in (var, hue_label) if s))
+                        markersize=5, linestyle="none",
+                        label=", ".join(s for s in (_var_label(ds, var), hue_label) if s))
     if fig.logx:
         ax.set_xscale("log")
     if fig.logy:
         ax.set_yscale("log")
     ax.set_xlabel(fig.xlabel or fig.x)
-    ax.set_ylabel(fig.ylabel or ", ".join(fig.theory + fig.simulation))
+    ax.set_ylabel(fig.ylabel or ", ".join(dict.fromkeys(_var_label(ds, v) for v in fig.theory + fig.simulation)))
     ax.set_title(fig.title or ds.attrs.get("spec_name", ""))
     ax.legend(fontsize=7, frameon=False)
     out_dir = Path(out_dir)

@@ -1,9 +1,12 @@
 """Sweep point functions wrapping the low-rank (#6) and depth (#7) experiments.
 
 Each returns theory and simulation observables of one grid point as floats, so a spec can draw
-theory lines against simulation markers (docs/experiments.md).
+theory lines against simulation markers (docs/experiments.md). Their declared outputs and
+parameter checks are in :mod:`fltheory.sweep.declarations`.
 """
 from __future__ import annotations
+
+from .declarations import check_depth_gap, check_lowrank
 
 
 def lowrank_point(*, task: str = "impulse", N: int = 500, epochs: int = 200, eta: float = 5e-3,
@@ -11,6 +14,7 @@ def lowrank_point(*, task: str = "impulse", N: int = 500, epochs: int = 200, eta
     """Full-network GD vs the overlap ODE vs naive visible-only descent (issue #6)."""
     from ..lowrank.compare import compare, overlap_errors
 
+    check_lowrank(task=task, N=N, epochs=epochs, eta=eta, phi=phi, rank=rank)
     ds = compare(task, rank=rank, phi=phi, N=N, eta=eta, epochs=epochs, seed=seed, adam_lr=None)
     return {
         "ode_overlap_error": overlap_errors(ds, "theory")["max"],
@@ -26,6 +30,7 @@ def depth_gap_point(*, arch: str = "depth_mup", L: int = 4, N: int = 128, steps:
     """Train-loss gap between decoupled and reused backward weights at depth L (issue #7)."""
     from ..depth.experiments import gap_experiment
 
+    check_depth_gap(arch=arch, L=L, N=N, steps=steps, lr=lr, n_seeds=n_seeds)
     ds = gap_experiment(archs=(arch,), Ls=(L,), N=N, n_seeds=n_seeds, steps=steps, lr=lr, seed=seed)
     last = dict(arch=arch, L=L, step=steps)
     return {

@@ -7,13 +7,25 @@ A *point function* computes one grid point of a sweep::
 (``seed`` is optional: it is passed only if the function accepts it). A spec names its function
 either by a registered short name or by a dotted path ``"package.module:function"``.
 
+Besides its signature a point function may declare (:class:`PointInfo`, given to :func:`register`):
+
+- ``outputs``: every observable it may return, each with a human-readable label. The spec loader
+  then checks the figure's variables before the first point, and figures use the labels;
+- ``validate``: a callable ``validate(**params)`` that checks parameter values *without computing*
+  and raises :class:`~fltheory._validate.FLTheoryInputError` whose message starts with the
+  parameter's name. The spec loader runs it on every grid point's parameters (over the function's
+  defaults), so an out-of-range value fails before any work starts, naming its spec field.
+
 Built-in names are listed in :data:`BUILTIN` as dotted paths and imported lazily, so importing
-:mod:`fltheory.sweep` does not import every theory module. Add a built-in by adding one line to
-:data:`BUILTIN`; register your own function at run time with :func:`register`.
+:mod:`fltheory.sweep` does not import every theory module; their declarations are in
+:mod:`fltheory.sweep.declarations` (keyed by dotted path, so a spec naming a built-in by its path
+gets them too). Add a built-in by adding one line to :data:`BUILTIN` and its declaration there;
+register your own function at run time with :func:`register`.
 """
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Callable
 
 from .._validate import FLTheoryInputError
@@ -27,30 +39,92 @@ BUILTIN: dict[str, str] = {
     "depth-gap": "fltheory.sweep.points:depth_gap_point",
 }
 
+
+@dataclass(frozen=True)
+class PointInfo:
+    """What a point function declares besides its signature.
+
+    ``outputs``: observable name -> human-readable label (legends, ``long_name``), listing every
+    observable the function may return (some may be returned only for some parameters); ``None``:
+    undeclared, the figure's variables are then checked only after the run. ``validate``: a callable
+    (or its dotted path) run as ``validate(**params)`` on every point's parameters before any work;
+    ``None``: values are checked only by the point function itself, i.e. during the run.
+    """
+
+    outputs: dict[str, str] | None = None
+    validate: Callable[..., object] | str | None = None
+
+    def validator(self) -> Callable[..., object] | None:
+        """``validate`` as a callable (a dotted path is imported here)."""
+        return import_dotted(self.validate) if isinstance(self.validate, str) else self.validate
+
+
 _REGISTERED: dict[str, Callable] = {}
+_INFO_BY_NAME: dict[str, PointInfo] = {}
+_INFO_BY_PATH: dict[str, PointInfo] = {}
 
 
-def register(name: str):
-    """Decorator registering a point function under ``name``.
+def _check_outputs(where: str, outputs) -> dict[str, str] | None:
+    if outputs is None:
+        return None
+    if not isinstance(outputs, dict) or not outputs:
+        raise FLTheoryInputError(f"{where}: outputs must be a non-empty dict {{name: label}}, got {outputs!r}")
+    for k, v in outputs.items():
+        if not isinstance(k, str) or not k or ":" in k:
+            raise FLTheoryInputError(f"{where}: output names must be non-empty strings without ':', got {k!r}")
+        if not isinstance(v, str) or not v:
+            raise FLTheoryInputError(f"{where}: the label of output {k!r} must be a non-empty string, got {v!r}")
+    return dict(outputs)
+
+
+def register(name: str, *, outputs: dict[str, str] | None = None,
+             validate: Callable[..., object] | None = None):
+    """Decorator registering a point function under ``name``, with its optional declarations
+    (:class:`PointInfo`): ``outputs`` {observable: label} and a ``validate(**params)`` callable.
 
     Example::
 
+        from fltheory._validate import positive, positive_int
         from fltheory.sweep.registry import register
 
-        @register("my-point")
+        def check_my_point(*, n, g2):
+            positive_int("n", n)
+            positive("g2", g2)
+
+        @register("my-point", outputs={"err": "test error", "q": "order parameter q"},
+                  validate=check_my_point)
         def my_point(*, seed: int, n: int, g2: float) -> dict:
             ...
     """
     if not isinstance(name, str) or not name:
         raise FLTheoryInputError(f"name: expected a non-empty string, got {name!r}")
+    info = PointInfo(_check_outputs(f"register({name!r})", outputs), validate)
+    if validate is not None and not callable(validate):
+        raise FLTheoryInputError(f"register({name!r}): validate must be callable, got {validate!r}")
 
     def deco(fn: Callable) -> Callable:
         if not callable(fn):
             raise FLTheoryInputError(f"register({name!r}): expected a callable, got {fn!r}")
         _REGISTERED[name] = fn
+        _INFO_BY_NAME[name] = info
+        try:  # so that a spec naming the function by its dotted path gets the declarations too
+            _INFO_BY_PATH[dotted_path(fn)] = info
+        except FLTheoryInputError:
+            pass
         return fn
 
     return deco
+
+
+def point_info(ref: str) -> PointInfo:
+    """The declarations of the point function named by ``ref`` (a short name or a dotted path);
+    an empty :class:`PointInfo` when it declares nothing."""
+    from .declarations import BUILTIN_INFO
+
+    if ref in _REGISTERED:
+        return _INFO_BY_NAME.get(ref, PointInfo())
+    path = BUILTIN.get(ref, ref)
+    return _INFO_BY_PATH.get(path) or BUILTIN_INFO.get(path) or PointInfo()
 
 
 def available() -> list[str]:

@@ -62,7 +62,8 @@ def assemble(spec: SweepSpec, records: dict[str, PointRecord], failed_keys: set[
 
     Missing or failed points are NaN; the boolean variable ``failed`` marks failures. Array
     observables get dims ``<var>_dim0, ...`` unless the function returned a named DataArray.
-    Integer/boolean observables are stored as float64 so that missing points can be NaN.
+    Integer/boolean observables are stored as float64 so that missing points can be NaN. A
+    declared output's label (:attr:`SweepSpec.outputs`) becomes its ``long_name`` attribute.
     """
     failed_keys = failed_keys or set()
     points = spec.points()
@@ -106,7 +107,12 @@ def assemble(spec: SweepSpec, records: dict[str, PointRecord], failed_keys: set[
             coords.setdefault(c, (c, vals))
     attrs = {"spec_name": spec.name, "description": spec.description, "function": spec.function_path,
              "spec": spec.to_json(), **_versions()}
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    for var, label in (spec.outputs or {}).items():
+        if var in ds.data_vars:
+            ds[var].attrs["long_name"] = label
+    ds["failed"].attrs["long_name"] = "point failed"
+    return ds
 
 
 def _task(spec: SweepSpec, p, reserved: list[str]) -> dict:

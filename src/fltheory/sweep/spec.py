@@ -19,11 +19,15 @@ A spec is a YAML file or a Python dict::
 Every error is raised *before any work starts* as one :class:`SpecError` whose message begins
 with the offending field (``axes.depth: ...``, ``fixed.P: ...``). Parameters are checked against
 the point function's signature and type annotations (``inspect`` + ``typing.get_type_hints``):
-unknown function, missing or unknown parameter, wrong type, empty axis.
+unknown function, missing or unknown parameter, wrong type, empty axis. When the function declares
+them (:class:`~fltheory.sweep.registry.PointInfo`), its ``validate`` callable is run on the
+parameters of every grid point (out-of-range values: ``axes.g2[0]: ...``), and the figure's
+variables are checked against its declared ``outputs``.
 """
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 import itertools
 import json
@@ -246,6 +250,8 @@ class SweepSpec(BaseModel):
     _fn: Callable | None = PrivateAttr(default=None)
     _fn_path: str = PrivateAttr(default="")
     _accepts_seed: bool = PrivateAttr(default=False)
+    _defaults: dict = PrivateAttr(default_factory=dict)
+    _info: registry.PointInfo = PrivateAttr(default_factory=registry.PointInfo)
 
     @field_validator("function", mode="before")
     @classmethod
@@ -302,6 +308,7 @@ class SweepSpec(BaseModel):
         self._check_seed_by()
         if self.figure is not None:
             self._check_figure()
+        self._check_values()
         return self
 
     # -- checks ---------------------------------------------------------------------------
@@ -333,6 +340,7 @@ class SweepSpec(BaseModel):
         except FLTheoryInputError as exc:
             raise _FieldError("function", str(exc).removeprefix("function: ")) from None
         self._fn = fn
+        self._info = registry.point_info(self.function)
         try:
             sig = inspect.signature(fn)
         except (TypeError, ValueError):
@@ -353,6 +361,7 @@ class SweepSpec(BaseModel):
         if self._replicates is not None and "seed" not in named and not accepts_kw:
             raise _FieldError("seeds", f"function {self.function!r} takes no `seed` argument, so it cannot have seeds")
         fname = f"function {self.function!r}"
+        self._defaults = {n: p.default for n, p in named.items() if n != "seed" and p.default is not p.empty}
         provided = {p: f"fixed.{p}" for p in self.fixed}
         for ax in self._axes:
             provided.update({p: ax.field(p) for p in ax.params})
@@ -405,6 +414,54 @@ class SweepSpec(BaseModel):
         for d in fig.select:
             if d not in dims or d == SEED_DIM:
                 raise _FieldError(f"figure.select.{d}", f"{d!r} is not a sweep dimension; choose from {dims}")
+        outputs = self._info.outputs
+        if outputs is None:  # undeclared: the variables are checked when the figure is drawn
+            return
+        for kind in ("theory", "simulation"):
+            for i, var in enumerate(getattr(fig, kind)):
+                if var not in outputs:
+                    close = difflib.get_close_matches(var, list(outputs), n=1)
+                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    raise _FieldError(f"figure.{kind}[{i}]",
+                                      f"{var!r} is not an output of function {self.function!r}; {hint}"
+                                      f"its outputs are {sorted(outputs)}")
+
+    def _check_values(self):
+        """Run the function's declared ``validate`` on every grid point's parameters (over its
+        defaults; seeds do not matter), without computing. The first error is reported at the
+        spec field that sets the parameter it names."""
+        try:
+            validate = self._info.validator()
+        except FLTheoryInputError as exc:  # a declared validator path that does not import
+            raise _FieldError("function", f"its declared validate: {str(exc).removeprefix('function: ')}") from None
+        if validate is None:
+            return
+        fname = f"function {self.function!r}"
+        for idx in itertools.product(*(range(len(ax)) for ax in self._axes)):
+            params = {**self._defaults, **self._fixed}
+            fields = {p: f"fixed.{p}" for p in self._fixed}
+            at = {}
+            for ax, i in zip(self._axes, idx):
+                for p, vals in ax.params.items():
+                    params[p] = at[p] = vals[i]
+                    fields[p] = f"{ax.field(p)}[{i}]"
+            try:
+                validate(**copy.deepcopy(params))
+            except (ValueError, TypeError) as exc:  # FLTheoryInputError is a ValueError
+                name, sep, msg = str(exc).partition(": ")
+                where = f" at {at}" if at else ""
+                if sep and name in fields:
+                    # an axis field names its point itself; a fixed value that fails only further along
+                    # the grid fails together with the axis values there
+                    if not (fields[name].startswith("fixed.") and any(idx)):
+                        where = ""
+                    raise _FieldError(fields[name], f"invalid value for parameter {name!r} of {fname}{where}: "
+                                      f"{msg}") from None
+                if sep and name in params:
+                    raise _FieldError(f"fixed.{name}", f"the default {params[name]!r} of parameter {name!r} "
+                                      f"of {fname} is invalid{where}: {msg}; set {name} under `fixed`") from None
+                raise _FieldError("axes" if at else "fixed",
+                                  f"{fname} rejects the parameters{where}: {exc}") from None
 
     # -- derived --------------------------------------------------------------------------
     @property
@@ -423,6 +480,11 @@ class SweepSpec(BaseModel):
     @property
     def accepts_seed(self) -> bool:
         return self._accepts_seed
+
+    @property
+    def outputs(self) -> dict[str, str] | None:
+        """The point function's declared outputs {name: label}, or ``None`` if it declares none."""
+        return None if self._info.outputs is None else dict(self._info.outputs)
 
     def resolved_fixed(self) -> dict:
         return dict(self._fixed)
