@@ -6,18 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 import xarray as xr
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fltheory.cli.sweep import register  # noqa: E402
+from fltheory.cli import app  # noqa: E402  (the real root: its one-line error handling is under test)
 from fltheory.sweep import load_spec, packaged_specs  # noqa: E402
 
-# Only this module's commands: the test does not depend on the other CLI modules.
-app = typer.Typer()
-register(app)
 runner = CliRunner()
 
 SPEC_YAML = """
@@ -45,6 +41,9 @@ def test_reproduce_small_default(name, tmp_path):
     ds = xr.load_dataset(out / "results.nc", engine="h5netcdf")
     assert {d: ds.sizes[d] for d in spec.dims()} == spec.dims()
     assert not ds["failed"].any()
+    # every observable is a declared output of the function, labelled in the file
+    assert set(ds.data_vars) - {"failed"} <= set(spec.outputs), sorted(set(ds.data_vars) - set(spec.outputs))
+    assert all(ds[v].attrs["long_name"] == spec.outputs[v] for v in ds.data_vars if v != "failed")
     for var in ds.data_vars:
         # NaN marks "not applicable" (e.g. the DNN has no shared W, so no eigenvalue); inf never
         vals = np.asarray(ds[var].values, dtype=float)
@@ -89,3 +88,22 @@ def test_sweep_reports_spec_errors_and_failures(tmp_path):
     assert res.exit_code == 1, res.output
     assert "1 failed" in res.output and "negative a=-1.0" in res.output and "failed point" in res.output
     assert (tmp_path / "o2" / "results.nc").exists()
+
+
+def test_sweep_and_reproduce_reject_invalid_specs_before_any_work(tmp_path):
+    from fltheory.sweep import packaged_specs
+
+    text = packaged_specs()["nngp-depth"].read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("g2: [0.5, 2.0, 8.0]", "g2: [-1.0]"))
+    res = runner.invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "o1")])
+    assert res.exit_code == 2 and "axes.g2[0]: invalid value for parameter 'g2'" in res.output, res.output
+    assert not (tmp_path / "o1").exists()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(text.replace("theory: [gp_test_error]", "theory: [gp_tset_error]"))
+    res = runner.invoke(app, ["sweep", str(typo), "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and "figure.theory[0]: 'gp_tset_error' is not an output" in res.output, res.output
+    assert not (tmp_path / "o2").exists()
+    res = runner.invoke(app, ["reproduce", "nngp-depth", "--profile", "huge", "--out", str(tmp_path / "o3")])
+    assert res.exit_code == 2 and "profile: unknown profile 'huge'" in res.output, res.output
+    assert not (tmp_path / "o3").exists()

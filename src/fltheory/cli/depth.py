@@ -18,15 +18,24 @@ def _run(command, total, fn, plot, out, **kw):
     with Progress() as prog:
         task = prog.add_task(f"depth {command}", total=total)
         ds = fn(progress=lambda: prog.advance(task), **kw)
+    io.ensure_dir(d)
     paths = [io.save_dataset(ds, d / f"depth_{command}.nc"), plot(ds, d / f"depth_{command}.png")]
     io.report_written(paths)
     return ds
 
 
 @depth_app.command("kernel")
-def kernel(phi: str = "relu", a: float = 1.0, n: List[int] = typer.Option([64, 128, 256, 512], "--n"),
-           l: List[int] = typer.Option([1, 2, 4, 8, 16, 32], "--l"), seeds: int = 32, l_for_n: int = 8,
-           n_for_l: int = 256, seed: int = 0, out: Optional[Path] = typer.Option(None, "--out")):
+def kernel(phi: str = typer.Option("relu", help="activation: linear | tanh | erf | relu"),
+           a: float = typer.Option(1.0, help="branch multiplier a (depth-muP: h ← h + (a/√L)·W φ(h)/√N; "
+                                             "docs/theory/depth.md)"),
+           n: List[int] = typer.Option([64, 128, 256, 512], "--n", help="widths N (repeat the option)"),
+           l: List[int] = typer.Option([1, 2, 4, 8, 16, 32], "--l", help="depths L (repeat the option)"),
+           seeds: int = typer.Option(32, help="networks per (N, L) (≥ 2, for the error bars)"),
+           l_for_n: int = typer.Option(8, help="depth L of the sweep over N"),
+           n_for_l: int = typer.Option(256, help="width N of the sweep over L"),
+           seed: int = typer.Option(0, help="seed of the inputs and the networks"),
+           out: Optional[Path] = typer.Option(None, "--out",
+                                              help="output directory (default ./fltheory-out/depth-kernel)")):
     """Experiment 1: empirical kernel vs depth ODE; error against N and L (writes .nc and .png)."""
     from ..depth.experiments import kernel_experiment
     from ..depth.plots import plot_kernel
@@ -37,10 +46,17 @@ def kernel(phi: str = "relu", a: float = 1.0, n: List[int] = typer.Option([64, 1
 
 
 @depth_app.command("gap")
-def gap(arch: List[str] = typer.Option(["dnn", "mup_resnet", "depth_mup"], "--arch"),
-        l: List[int] = typer.Option([2, 4, 8, 16, 32], "--l"), n: int = 128, seeds: int = 4,
-        steps: int = 40, lr: float = 0.05, phi: str = "erf", seed: int = 0,
-        out: Optional[Path] = typer.Option(None, "--out")):
+def gap(arch: List[str] = typer.Option(["dnn", "mup_resnet", "depth_mup"], "--arch",
+                                       help="architectures: dnn | mup_resnet | depth_mup (repeat the option)"),
+        l: List[int] = typer.Option([2, 4, 8, 16, 32], "--l", help="depths L (repeat the option)"),
+        n: int = typer.Option(128, help="width N"),
+        seeds: int = typer.Option(4, help="networks per (arch, L) (≥ 2)"),
+        steps: int = typer.Option(40, help="full-batch gradient-descent steps"),
+        lr: float = typer.Option(0.05, help="learning rate (muP-scaled)"),
+        phi: str = typer.Option("erf", help="activation: linear | tanh | erf | relu"),
+        seed: int = typer.Option(0, help="seed of the data and the networks"),
+        out: Optional[Path] = typer.Option(None, "--out",
+                                           help="output directory (default ./fltheory-out/depth-gap)")):
     """Experiment 2: loss with reused vs decoupled backward weights against depth (writes .nc and .png)."""
     from ..depth.experiments import gap_experiment
     from ..depth.plots import plot_gap
@@ -53,9 +69,15 @@ def gap(arch: List[str] = typer.Option(["dnn", "mup_resnet", "depth_mup"], "--ar
 
 
 @depth_app.command("covariance")
-def covariance(n: int = 128, l: int = 16, steps: int = 40, lr: float = 0.05, phi: str = "erf",
-               arch: str = "depth_mup", seeds: int = 3, seed: int = 0,
-               out: Optional[Path] = typer.Option(None, "--out")):
+def covariance(n: int = typer.Option(128, help="width N"), l: int = typer.Option(16, help="depth L"),
+               steps: int = typer.Option(40, help="full-batch gradient-descent steps"),
+               lr: float = typer.Option(0.05, help="learning rate (muP-scaled)"),
+               phi: str = typer.Option("erf", help="activation: linear | tanh | erf | relu"),
+               arch: str = typer.Option("depth_mup", help="dnn | mup_resnet | depth_mup"),
+               seeds: int = typer.Option(3, help="networks"),
+               seed: int = typer.Option(0, help="seed of the data and the networks"),
+               out: Optional[Path] = typer.Option(None, "--out",
+                                                  help="output directory (default ./fltheory-out/depth-covariance)")):
     """Experiment 3: smallest eigenvalue of the feature–gradient covariance during training."""
     from ..depth.experiments import covariance_experiment
     from ..depth.plots import plot_covariance

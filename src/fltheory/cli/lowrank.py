@@ -11,11 +11,12 @@ def register(app: typer.Typer) -> None:
     @app.command("lowrank")
     def lowrank(
         task: str = typer.Option("impulse", help="impulse | oscillation | flipflop | memory"),
-        rank: int = typer.Option(0, help="1 or 2 (default: 2 for oscillation, else 1)"),
-        phi: str = typer.Option("", help="linear | erf (default: erf for flipflop, else linear)"),
-        n: int = typer.Option(0, "--N", help="width (default 500; 600 for flipflop)"),
-        eta: float = typer.Option(0.0, help="overlap learning rate (vector GD step N·η); default per task"),
-        epochs: int = typer.Option(0, help="epochs (default 2000; 10000 for oscillation)"),
+        rank: Optional[int] = typer.Option(None, help="1 or 2  [default: 2 for oscillation, else 1]"),
+        phi: Optional[str] = typer.Option(None, help="linear | erf  [default: erf for flipflop, else linear]"),
+        n: Optional[int] = typer.Option(None, "--N", help="width  [default: 500; 600 for flipflop]"),
+        eta: Optional[float] = typer.Option(None, help="overlap learning rate (vector GD step N·η)  "
+                                                       "[default: 5e-3; 5e-2 for flipflop]"),
+        epochs: Optional[int] = typer.Option(None, help="epochs  [default: 2000; 10000 for oscillation]"),
         adam_lr: float = typer.Option(1e-3, help="Adam learning rate for the conservation panel (0: skip)"),
         method: str = typer.Option("flow", help="flow (gradient-flow ODE) | gd (exact overlap map)"),
         seed: int = typer.Option(0, help="PRNG seed"),
@@ -27,22 +28,18 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress
 
         from .. import io
-        from ..lowrank import compare, decode_history
+        from .._validate import FLTheoryInputError
+        from ..lowrank import compare, decode_history, memory_dataset
         from ..lowrank.figures import plot_compare, plot_memory
 
         outdir = io.output_dir("lowrank", out)
         if task == "memory":
-            import xarray as xr
-
             with Progress(transient=True) as bar:
                 bar.add_task("A-only vs A→B→A (overlap space, vmapped)", total=None)
-                res = decode_history(n_networks=n_networks, N=n or 500, eta=eta or 5e-3, seed=seed)
-            ds = xr.Dataset(
-                {"final_overlaps": (("network", "overlap"), res["X"]), "history": ("network", res["y"]),
-                 "visible": ("overlap", res["visible"])},
-                coords={"overlap": list(res["labels"])},
-                attrs={k: res[k] for k in ("accuracy_visible", "accuracy_invisible", "accuracy_all")},
-            )
+                res = decode_history(n_networks=n_networks, N=500 if n is None else n,
+                                     eta=5e-3 if eta is None else eta, seed=seed)
+            ds = memory_dataset(res)
+            io.ensure_dir(outdir)
             paths = [io.save_dataset(ds, outdir / "lowrank_memory.nc"), plot_memory(res, outdir / "lowrank_memory.png")]
             io.console.print(f"decoding accuracy: visible {res['accuracy_visible']:.3f}, "
                              f"invisible {res['accuracy_invisible']:.3f}, all {res['accuracy_all']:.3f}")
@@ -51,9 +48,10 @@ def register(app: typer.Typer) -> None:
         defaults = {"impulse": (1, "linear", 500, 5e-3, 2000), "oscillation": (2, "linear", 500, 5e-3, 10000),
                     "flipflop": (1, "erf", 600, 5e-2, 2000)}
         if task not in defaults:
-            raise typer.BadParameter(f"task: unknown {task!r}; choose impulse, oscillation, flipflop or memory")
+            raise FLTheoryInputError(f"task: unknown {task!r}; choose impulse, oscillation, flipflop or memory")
         r0, p0, n0, e0, ep0 = defaults[task]
-        rank, phi, n, eta, epochs = rank or r0, phi or p0, n or n0, eta or e0, epochs or ep0
+        pick = lambda given, default: default if given is None else given  # noqa: E731
+        rank, phi, n, eta, epochs = pick(rank, r0), pick(phi, p0), pick(n, n0), pick(eta, e0), pick(epochs, ep0)
         with Progress() as bar:
             ids = {}
 
@@ -65,6 +63,7 @@ def register(app: typer.Typer) -> None:
             ds = compare(task, rank=rank, phi=phi, N=n, eta=eta, epochs=epochs, seed=seed,
                          adam_lr=adam_lr or None, method=method, progress=progress)
         stem = f"lowrank_{task}"
+        io.ensure_dir(outdir)
         paths = [io.save_dataset(ds, outdir / f"{stem}.nc"), plot_compare(ds, outdir / f"{stem}.png")]
         from ..lowrank.compare import overlap_errors
 

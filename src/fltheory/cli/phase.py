@@ -18,18 +18,38 @@ def register(app: typer.Typer) -> None:
         phi: str = typer.Option("linear", help="activation (linear is exact; erf uses importance sampling)"),
         P: int = typer.Option(4, help="training patterns"),
         T: int = typer.Option(3, help="time steps / depth"),
-        seed: int = typer.Option(0),
+        seed: int = typer.Option(0, help="seed of the task and the Langevin chains"),
         out: Optional[str] = typer.Option(None, help="output directory"),
     ):
         """Sweep the signal for RNN and DNN: order parameter, W outlier, test error (theory + Langevin)."""
-        import numpy as np
-
         from ..experiments.phase import run_phase_diagram
         from ..io import output_dir, report_written
 
+        w = _numbers("widths", widths, int)
+        ss = _numbers("sim-signals", sim_signals, float)
         d = output_dir("phase-diagram", out)
-        w = tuple(int(x) for x in widths.split(",") if x.strip())
-        ss = [float(x) for x in sim_signals.split(",") if x.strip()]
-        paths = run_phase_diagram(d, signals=np.linspace(smin, smax, n), widths=w, sim_signals=ss,
+        paths = run_phase_diagram(d, signals=_signal_grid(smin, smax, n), widths=w, sim_signals=ss,
                                   task_kw=dict(P=P, T=T, seed=seed), kappa=kappa, phi=phi, seed=seed)
         report_written(paths)
+
+
+def _numbers(name: str, text: str, kind):
+    """Parse a comma-separated list; one error naming the option on a bad entry."""
+    from .._validate import FLTheoryInputError
+
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FLTheoryInputError(f"{name}: expected comma-separated {kind.__name__} values, got {text!r}") from None
+
+
+def _signal_grid(smin: float, smax: float, n: int):
+    import numpy as np
+
+    from .._validate import FLTheoryInputError, positive, positive_int
+
+    smin, smax = positive("smin", smin, allow_zero=True), positive("smax", smax)
+    positive_int("n", n, minimum=2)
+    if smax <= smin:
+        raise FLTheoryInputError(f"smax: must be > smin = {smin}, got {smax}")
+    return np.linspace(smin, smax, n)

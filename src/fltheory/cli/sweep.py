@@ -1,6 +1,7 @@
 """``fltheory sweep``, ``fltheory plot`` and ``fltheory reproduce`` (the experiment engine, issue #8)."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -15,11 +16,6 @@ _DASK = typer.Option(False, "--dask", help="Start a loopback Dask LocalCluster o
 _SCHED = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler, e.g. tcp://host:8786.")
 _WORKERS = typer.Option(None, "--workers", min=1, help="Local pool size / LocalCluster workers.")
 _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show the progress bar and summary.")
-
-
-def _fail(exc: Exception, code: int = 2):
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code)
 
 
 def _run(spec, out: Path | None, command: str, executor: str, dask: bool, scheduler: str | None,
@@ -50,16 +46,9 @@ def register(app: typer.Typer) -> None:
         plot: bool = typer.Option(True, "--plot/--no-plot", help="Draw the declared figure at the end."),
     ) -> None:
         """Run (or resume) a declarative sweep; results in ./fltheory-out/sweep/<name>/results.nc."""
-        from ..sweep import SpecError, load_spec
+        from ..sweep import load_spec
 
-        try:
-            s = load_spec(spec, profile=profile)
-        except SpecError as exc:
-            _fail(exc)
-        try:
-            _run(s, out, "sweep", executor, dask, scheduler, workers, progress, plot)
-        except SpecError as exc:
-            _fail(exc)
+        _run(load_spec(spec, profile=profile), out, "sweep", executor, dask, scheduler, workers, progress, plot)
 
     @app.command("plot")
     def plot_cmd(
@@ -70,14 +59,11 @@ def register(app: typer.Typer) -> None:
         from ..sweep import SpecError, load_results, load_spec, sweep_dir
         from ..sweep.figures import plot_figure
 
-        try:
-            s = load_spec(spec, profile=profile)
-            if s.figure is None:
-                raise SpecError("figure", "the spec declares no figure")
-            ds = load_results(s, out)
-            report_written(plot_figure(ds, s.figure, sweep_dir(s, out)))
-        except SpecError as exc:
-            _fail(exc)
+        s = load_spec(spec, profile=profile)
+        if s.figure is None:
+            raise SpecError("figure", "the spec declares no figure")
+        ds = load_results(s, out)
+        report_written(plot_figure(ds, s.figure, sweep_dir(s, out)))
 
     @app.command("reproduce")
     def reproduce_cmd(
@@ -93,12 +79,10 @@ def register(app: typer.Typer) -> None:
         if name is None:
             for n, path in specs.items():
                 s = load_spec(path.read_text())
-                console.print(f"{n}: {' '.join(s.description.split())[:100]}")
+                console.print(f"{n}: {textwrap.shorten(s.description, width=110, placeholder=' …')}",
+                              soft_wrap=True)
             return
         if name not in specs:
-            _fail(SpecError("name", f"no packaged spec {name!r}; choose one of {sorted(specs)}"))
-        try:
-            s = load_spec(specs[name].read_text(), profile=profile)
-            _run(s, out, "reproduce", executor, dask, scheduler, workers, progress, True)
-        except SpecError as exc:
-            _fail(exc)
+            raise SpecError("name", f"no packaged spec {name!r}; choose one of {sorted(specs)}")
+        _run(load_spec(specs[name].read_text(), profile=profile), out, "reproduce", executor, dask, scheduler,
+             workers, progress, True)

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .._validate import FLTheoryInputError, choice, positive, positive_int
+from ..io import describe
 from .data import teacher_task
 from .kernel_ode import depth_ode_kernel, empirical_kernels, recursion_kernel
 from .model import ARCHS, MODES, ResNetConfig
@@ -97,14 +98,28 @@ def kernel_experiment(phi: str = "relu", a: float = 1.0, Ns: Sequence[int] = (64
             "mse_L_se": ("L", np.array(mseL_se)),
             "mse_N": ("N", np.array(mseN)),
             "mse_N_se": ("N", np.array(mseN_se)),
-            "sigma_ode": (("p", "q"), ode),
+            "sigma_ode": (("mu", "nu"), ode),
         },
-        coords={"L": list(Ls), "N": list(Ns)},
+        coords={"L": list(Ls), "N": list(Ns), "mu": np.arange(P), "nu": np.arange(P)},
         attrs={"phi": phi, "a": a, "n_seeds": n_seeds, "L_for_N": L_for_N, "N_for_L": N_for_L,
                "slope_disc_vs_L": _slope(Ls, disc), "slope_mse_vs_N": _slope(Ns, mseN),
+               "P": P, "D": D, "seed": seed,
                "description": "depth-muP ResNet kernel at init vs depth ODE (docs/theory/depth.md)"},
     )
-    return ds
+    return describe(ds, {
+        "L": ("depth L (number of residual blocks)", "1"),
+        "N": ("width N", "1"),
+        "mu": ("input pattern index mu", "1"),
+        "nu": ("input pattern index nu", "1"),
+        "disc_err": ("relative error ||Sigma_rec(L) - Sigma_ODE|| / ||Sigma_ODE|| (infinite width, t=1)", "1"),
+        "total_err": ("relative error of the seed-mean empirical kernel vs the depth ODE at width N_for_L", "1"),
+        "mc_err": ("Monte Carlo standard error of total_err", "1"),
+        "mse_L": ("seed-mean ||Sigma_emp - Sigma_rec||^2 / ||Sigma_rec||^2 at width N_for_L", "1"),
+        "mse_L_se": ("standard error over seeds of mse_L", "1"),
+        "mse_N": ("seed-mean ||Sigma_emp - Sigma_rec||^2 / ||Sigma_rec||^2 at depth L_for_N", "1"),
+        "mse_N_se": ("standard error over seeds of mse_N", "1"),
+        "sigma_ode": ("depth-ODE kernel Sigma_{t=1}[mu, nu] = h(x_mu).h(x_nu)/N at infinite width", "1"),
+    })
 
 
 def gap_experiment(archs: Sequence[str] = ARCHS, Ls: Sequence[int] = (2, 4, 8, 16, 32), N: int = 128,
@@ -153,17 +168,27 @@ def gap_experiment(archs: Sequence[str] = ARCHS, Ls: Sequence[int] = (2, 4, 8, 1
         },
         coords={"arch": list(archs), "L": list(Ls), "mode": list(MODES), "seed": np.arange(n_seeds),
                 "step": np.arange(steps + 1)},
-        attrs={"N": N, "lr": lr, "phi": phi, "P": P, "P_test": P_test, "D": D,
-               "a": str({k: a[k] for k in archs}),
+        attrs={"N": N, "lr": lr, "phi": phi, "P": P, "P_test": P_test, "D": D, "seed": seed,
                "description": "loss(decoupled) - loss(reused) vs depth (docs/theory/depth.md)"},
     )
+    ds["a"] = ("arch", np.array([float(a[k]) for k in archs]))
     for split in ("train", "test"):
         d = ds[f"{split}_loss"].sel(mode="decoupled") - ds[f"{split}_loss"].sel(mode="reused")
         ds[f"{split}_gap"] = d.mean("seed")
         ds[f"{split}_gap_se"] = d.std("seed", ddof=1) / np.sqrt(n_seeds)
         t = ds[f"theory_{split}_loss"]
         ds[f"theory_{split}_gap"] = t.sel(mode="decoupled") - t.sel(mode="reused")
-    return ds
+    meta = {"arch": ("architecture", None), "L": ("depth L (number of residual blocks)", "1"),
+            "mode": ("backward pass: reused (true backprop through W^T) or decoupled (independent W~^T)", None),
+            "seed": ("initialisation seed", "1"), "step": ("GD step", "1"),
+            "a": ("branch multiplier a of the architecture", "1")}
+    for split in ("train", "test"):
+        meta[f"{split}_loss"] = (f"{split} loss (1/2P) sum (f - y)^2, finite-width simulation", "1")
+        meta[f"theory_{split}_loss"] = (f"{split} loss, infinite-width linearised (tangent-kernel) theory", "1")
+        meta[f"{split}_gap"] = (f"{split} loss(decoupled) - loss(reused), seed mean", "1")
+        meta[f"{split}_gap_se"] = (f"standard error over seeds of {split}_gap", "1")
+        meta[f"theory_{split}_gap"] = (f"{split} loss(decoupled) - loss(reused), linearised theory", "1")
+    return describe(ds, meta)
 
 
 def covariance_experiment(N: int = 128, L: int = 16, ts: Sequence[float] = (0.25, 0.5, 1.0),
@@ -193,10 +218,17 @@ def covariance_experiment(N: int = 128, L: int = 16, ts: Sequence[float] = (0.25
             raw[m, s], nrm[m, s] = h["cov_min_eig"], h["cov_min_eig_normalised"]
         tick()
     dims = ("mode", "seed", "step", "t")
-    return xr.Dataset(
+    ds = xr.Dataset(
         {"min_eig": (dims, raw), "min_eig_normalised": (dims, nrm)},
         coords={"mode": list(MODES), "seed": np.arange(n_seeds), "step": np.arange(steps),
                 "t": [l / L for l in layers]},
-        attrs={"N": N, "L": L, "lr": lr, "phi": phi, "arch": arch, "n_cov": n_cov,
+        attrs={"N": N, "L": L, "lr": lr, "phi": phi, "arch": arch, "n_cov": n_cov, "P": P, "D": D, "seed": seed,
                "description": "min eigenvalue of feature-gradient covariance (docs/theory/depth.md)"},
     )
+    return describe(ds, {
+        "mode": ("backward pass: reused (true backprop through W^T) or decoupled (independent W~^T)", None),
+        "seed": ("initialisation seed", "1"), "step": ("GD step", "1"),
+        "t": ("depth time t = l/L of the layer", "1"),
+        "min_eig": ("smallest eigenvalue of the feature-gradient covariance (1/N) sum_i v_i v_i^T", "1"),
+        "min_eig_normalised": ("smallest eigenvalue of the feature-gradient correlation matrix", "1"),
+    })

@@ -69,6 +69,10 @@ def plot_gap(ds, path: Path, step: int | None = None) -> Path:
     return Path(path)
 
 
+_COV_LABELS = {"min_eig": "min eigenvalue, feature–gradient covariance",
+               "min_eig_normalised": "min eigenvalue, feature–gradient correlation"}
+
+
 def plot_covariance(ds, path: Path) -> Path:
     """Smallest eigenvalue of the feature–gradient correlation matrix vs GD step (mean ± spread)."""
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
@@ -77,9 +81,9 @@ def plot_covariance(ds, path: Path) -> Path:
             for t in ds.t.values:
                 y = ds[var].sel(mode=mode, t=t)
                 m, lo, hi = y.mean("seed"), y.min("seed"), y.max("seed")
-                line, = ax[k].plot(ds.step, m, ls, label=f"{mode}, t={t:.2f}")
+                line, = ax[k].plot(ds.step, m, ls, label=f"{mode} backward, depth t={t:.2f}")
                 ax[k].fill_between(ds.step, lo, hi, color=line.get_color(), alpha=0.15)
-        ax[k].set(xlabel="GD step", ylabel=var, yscale="log",
+        ax[k].set(xlabel="GD step", ylabel=_COV_LABELS[var], yscale="log",
                   title=f"{ds.arch}, N={ds.N}, L={ds.L}")
         ax[k].legend(fontsize=6)
     fig.tight_layout()

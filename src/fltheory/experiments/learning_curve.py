@@ -250,10 +250,34 @@ def run_learning_curve(Ps, *, seeds=(0,), methods=METHODS, phase_P=None, phase_k
     if phase_P:
         ds["phase_m_target"] = (("phase_kappa2", "phase_P"), phase)
         ds = ds.assign_coords(phase_kappa2=phase_k, phase_P=phase_P)
-    ds.attrs.update({k: (str(v) if isinstance(v, (bool, tuple)) else v) for k, v in base.items()})
+    ds.attrs.update(base)  # numbers stay numbers (save_dataset stores booleans as 0/1)
     ds.attrs["gamma"] = cfg.gamma
-    ds.attrs["relevant"] = str(list(cfg.relevant))
-    return ds
+    ds.attrs["relevant"] = [int(j) for j in cfg.relevant]
+    return describe_learning_curve(ds)
+
+
+def describe_learning_curve(ds):
+    """``long_name``/``units`` of every variable of a :func:`run_learning_curve` dataset (in place)."""
+    from ..io import describe
+
+    return describe(ds, {
+        "level": ("method: sgld (simulation), nngp (kernel ridge), mf (mean field), mf_ard (MF with ARD)", None),
+        "P": ("training set size P", "1"),
+        "seed": ("seed of data and chains", "1"),
+        "test_mse": ("test MSE of the posterior-mean predictor", "1"),
+        "test_mse_se": ("standard error of test_mse (SGLD: over chains; MF: Monte Carlo; NNGP: 0, exact)", "1"),
+        "m_target": ("coefficient m_S of the posterior mean on the target function", "1"),
+        "m_off": ("largest |m_A| over off-target functions A", "1"),
+        "w2_relevant": ("<w_j^2> averaged over relevant input coordinates j in S", "1"),
+        "w2_irrelevant": ("<w_j^2> averaged over irrelevant input coordinates j not in S", "1"),
+        "rho_relevant": ("ARD precision rho_j averaged over relevant coordinates", "1"),
+        "rho_irrelevant": ("ARD precision rho_j averaged over irrelevant coordinates", "1"),
+        "rho_ratio": ("ARD relevance ratio rho_irrelevant / rho_relevant", "1"),
+        "converged": ("1 if the MF fixed point converged (always 1 for sgld and nngp)", "1"),
+        "phase_kappa2": ("noise variance kappa^2 of the phase diagram", "1"),
+        "phase_P": ("training set size P of the phase diagram", "1"),
+        "phase_m_target": ("target coefficient m_S of plain MF (seed 0) on the P-kappa^2 grid", "1"),
+    })
 
 
 def plot_learning_curve(ds, path):
@@ -272,11 +296,14 @@ def plot_learning_curve(ds, path):
     for m in ds["level"].values:
         mse = ds["test_mse"].sel(level=m)
         mean, sem = mse.mean("seed").values, mse.std("seed").values / np.sqrt(max(ds.sizes["seed"], 1))
-        axes[0].errorbar(P, mean, yerr=sem if ds.sizes["seed"] > 1 else None, **style[str(m)])
-        axes[1].plot(P, ds["m_target"].sel(level=m).mean("seed").values, **style[str(m)])
-    axes[0].set(xscale="log", xlabel="P", ylabel="test MSE", title=f"{ds.attrs.get('task')} d={ds.attrs.get('d')} "
-                f"k={ds.attrs.get('k')} N={ds.attrs.get('N')} κ²={ds.attrs.get('kappa2')}")
-    axes[1].set(xscale="log", xlabel="P", ylabel="m_target", title="target coefficient m_S")
+        st = style.get(str(m), dict(label=str(m)))
+        axes[0].errorbar(P, mean, yerr=sem if ds.sizes["seed"] > 1 else None, **st)
+        axes[1].plot(P, ds["m_target"].sel(level=m).mean("seed").values, **st)
+    axes[0].set(xscale="log", xlabel="training set size P", ylabel="test MSE",
+                title=f"{ds.attrs.get('task')} d={ds.attrs.get('d')} k={ds.attrs.get('k')} N={ds.attrs.get('N')} "
+                      f"κ²={ds.attrs.get('kappa2')}")
+    axes[1].set(xscale="log", xlabel="training set size P", ylabel="target coefficient m_S",
+                title="target coefficient m_S of ⟨f⟩")
     axes[0].legend()
     for ax in axes[:2]:
         ax.set_xticks(P, [str(p) for p in P])
@@ -285,11 +312,12 @@ def plot_learning_curve(ds, path):
         ph = ds["phase_m_target"]
         im = axes[2].pcolormesh(ds["phase_P"].values, ds["phase_kappa2"].values, ph.values, shading="nearest",
                                 vmin=0, vmax=1, cmap="viridis")
-        axes[2].set(xscale="log", yscale="log", xlabel="P", ylabel="κ²", title="MF phase diagram: m_S")
+        axes[2].set(xscale="log", yscale="log", xlabel="training set size P", ylabel="noise variance κ²",
+                    title="MF phase diagram: m_S")
         axes[2].set_xticks(ds["phase_P"].values, [str(p) for p in ds["phase_P"].values])
         axes[2].set_yticks(ds["phase_kappa2"].values, [f"{k:.3g}" for k in ds["phase_kappa2"].values])
         axes[2].minorticks_off()
-        fig.colorbar(im, ax=axes[2])
+        fig.colorbar(im, ax=axes[2], label="target coefficient m_S (plain MF)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

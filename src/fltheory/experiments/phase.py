@@ -7,7 +7,7 @@ For each s the theory gives
 - the RNN symmetry-broken solution where it exists; the physical RNN solution is the branch with
   the larger action S (log-evidence per neuron) — checked against Langevin (docs/theory/unified.md);
 - observables: order parameter q (normalised lag-1 cross-time kernel), predicted outlier |λ| of
-  W/√N (0 when none), test error (relative to the mean squared test target).
+  W/√N (NaN when there is none), test error (relative to the mean squared test target).
 
 Langevin points (two widths) measure the same observables per chain.
 """
@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int
+from .._validate import ConvergenceError, FLTheoryInputError, choice, finite_array, positive, positive_int
 from ..saddle import broken_branch, follow_branch
 from ..saddle.continuation import bisect_flip, switch_branch
 from ..saddle.solution import Solution
@@ -41,17 +41,19 @@ def _rel_error(sol_or_err, task) -> float:
 
 
 def _outlier(sol: Solution | None) -> float:
+    """|λ| of the largest predicted outlier of W/√N; NaN when there is none (or no solution)."""
     if sol is None:
-        return 0.0
+        return float("nan")
     lam = sol.weight_outliers()
-    return float(np.abs(lam[0])) if len(lam) else 0.0
+    return float(np.abs(lam[0])) if len(lam) else float("nan")
 
 
 def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory_kw) -> dict:
     """Theory at every signal for the DNN, the RNN block-diagonal branch and the RNN broken branch.
 
     Returns a dict of arrays over ``signals``: ``q_rnn`` (physical RNN branch), ``q_broken`` (nan where
-    the broken branch does not exist), ``S_sym``, ``S_broken``, ``outlier_rnn``, ``err_rnn``,
+    the broken branch does not exist), ``S_sym``, ``S_broken``, ``outlier_rnn`` (nan where W/√N has no
+    outlier, i.e. below the transition, or where the physical branch is unresolved), ``err_rnn``,
     ``err_dnn``, ``err_broken`` (relative test errors), and ``solutions`` (the Solution objects).
     """
     kw = {**DEFAULT_THEORY, **theory_kw}
@@ -130,7 +132,8 @@ def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains
                 relaxation_times: float = 0.0, **kw) -> dict[str, float]:
     """Sweep point function (issue #8): theory (and Langevin if ``N > 0``) at one signal.
 
-    Returns ``q_theory``, ``outlier_theory``, ``err_theory``, ``action`` (and ``q_sim``, ``q_sim_se``,
+    Returns ``q_theory``, ``outlier_theory`` (NaN when W/√N has no outlier: below the transition and
+    always for the DNN), ``err_theory``, ``action`` (and ``q_sim``, ``q_sim_se``,
     ``eig_sim``, ``err_sim`` when N > 0). For ``arch='rnn'`` the theory is the physical branch
     (larger action). ``kw`` may hold task options (P, P_test, T, D, teacher, inputs) and theory
     options (phi, g2, gu2, gw2, kappa); the task seed is ``seed``. Langevin: ``n_chains`` chains,
@@ -150,7 +153,7 @@ def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains
     else:  # the DNN has no broken branch (conventions §7): one continuation suffices
         make_task = make_task_fn(**task_kw)
         d_ = follow_branch(make_task, grid, arch="dnn", **theory_kw)[-1]
-        out = dict(q_theory=d_.order_parameter(), outlier_theory=0.0,
+        out = dict(q_theory=d_.order_parameter(), outlier_theory=float("nan"),
                    err_theory=_rel_error(d_, make_task(grid[-1])), action=float(d_.action))
     if N and int(N) > 0:
         sim_kw = dict(n_chains=positive_int("n_chains", n_chains))
@@ -167,10 +170,22 @@ def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] 
                   sim_kw: dict | None = None, seed: int = 0, progress: bool = True, **theory_kw):
     """Theory sweep (RNN & DNN) + Langevin points at ``widths``; returns an xarray Dataset."""
     import xarray as xr
-    from rich.progress import Progress
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    signals = np.linspace(0.25, 6.0, 24) if signals is None else np.asarray(signals, float)
-    th = theory_sweep(signals, task_kw=task_kw, **theory_kw)
+    signals = np.linspace(0.25, 6.0, 24) if signals is None else finite_array("signals", signals, ndim=1)
+    if np.any(signals < 0):
+        raise FLTheoryInputError(f"signals: must be >= 0, got min {signals.min()}")
+    widths = [positive_int("widths", w) for w in widths]
+    if sim_signals is not None:
+        sim_signals = [positive("sim_signals", s, allow_zero=True) for s in sim_signals]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), disable=not progress,
+                  transient=True) as bar:
+        bar.add_task(f"theory: RNN and DNN branches at {len(signals)} signals", total=None)
+        th = theory_sweep(signals, task_kw=task_kw, **theory_kw)
+    if progress:
+        from ..io import console
+
+        console.print(f"theory: RNN and DNN branches at {len(signals)} signals done")
     data = {k: ("signal", v) for k, v in th.items() if k != "solutions"}
     ds = xr.Dataset(data, coords={"signal": signals})
     sim_signals = [] if sim_signals is None else list(sim_signals)
@@ -195,12 +210,44 @@ def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] 
             ds[k] = (("width", "arch", "sim_signal"), v)
         ds = ds.assign_coords(width=list(widths), arch=["rnn", "dnn"], sim_signal=sim_signals)
     cfg = {**DEFAULT_TASK, **(task_kw or {})}
-    ds.attrs.update({f"task_{k}": str(v) for k, v in cfg.items()})
-    ds.attrs.update({k: str(v) for k, v in {**DEFAULT_THEORY, **theory_kw}.items()})
+    ds.attrs.update({f"task_{k}": v for k, v in cfg.items()})
+    ds.attrs.update({**DEFAULT_THEORY, **theory_kw})
+    ds.attrs["seed"] = int(seed)
     ds.attrs["description"] = ("Endpoint task phase diagram: q = normalised lag-1 cross-time kernel, "
-                               "outlier = |λ| of W/√N outside the disk of radius g (0: none), "
+                               "outlier = |λ| of W/√N outside the disk of radius g (NaN: none), "
                                "err = test MSE / mean squared target. See docs/theory/unified.md.")
-    return ds
+    return describe_phase(ds)
+
+
+def describe_phase(ds):
+    """``long_name``/``units`` of every variable of a :func:`phase_diagram` dataset (in place)."""
+    from ..io import describe
+
+    unit = "1"  # every observable here is dimensionless
+    return describe(ds, {
+        "signal": ("learning signal (target scale of the endpoint task)", unit),
+        "q_rnn": ("order parameter q (lag-1), RNN theory, physical branch (largest action)", unit),
+        "q_dnn": ("order parameter q (lag-1), DNN theory", unit),
+        "q_broken": ("order parameter q (lag-1), RNN symmetry-broken branch (NaN: no such branch)", unit),
+        "S_sym": ("action S per neuron, RNN block-diagonal branch (= DNN)", unit),
+        "S_dnn": ("action S per neuron, DNN", unit),
+        "S_broken": ("action S per neuron, RNN symmetry-broken branch (NaN: no such branch)", unit),
+        "outlier_rnn": ("|lambda| of the outlier of W/sqrt(N) outside the bulk disk of radius g, RNN theory "
+                        "(NaN: no outlier)", unit),
+        "err_rnn": ("relative test error (MSE / mean squared target), RNN theory", unit),
+        "err_dnn": ("relative test error (MSE / mean squared target), DNN theory", unit),
+        "err_broken": ("relative test error, RNN symmetry-broken branch (NaN: no such branch)", unit),
+        "width": ("network width N of the Langevin runs", unit),
+        "arch": ("architecture (rnn: tied weights, dnn: untied)", None),
+        "sim_signal": ("learning signal of the Langevin points", unit),
+        "q_sim": ("order parameter q (lag-1), Langevin, mean over chains", unit),
+        "q_sim_se": ("standard error over chains of q_sim", unit),
+        "eig_sim": ("largest |eigenvalue| of W/sqrt(N), Langevin, mean over chains (RNN; NaN for the DNN)",
+                    unit),
+        "eig_sim_se": ("standard error over chains of eig_sim", unit),
+        "err_sim": ("relative test error (MSE / mean squared target), Langevin", unit),
+        "err_sim_se": ("standard error over chains of err_sim", unit),
+    })
 
 
 def plot_phase(ds, path: Path) -> Path:
@@ -216,7 +263,7 @@ def plot_phase(ds, path: Path) -> Path:
     ax[0].plot(s, ds.q_dnn, "C1--", label="DNN theory")
     ax[0].set_ylabel("order parameter q (lag-1)")
     g = float(ds.attrs.get("g2", 1.0)) ** 0.5
-    ax[1].plot(s, np.where(ds.outlier_rnn > 0, ds.outlier_rnn, np.nan), "C0-", label="RNN theory: outlier |λ|")
+    ax[1].plot(s, ds.outlier_rnn, "C0-", label="RNN theory: outlier |λ| (none below y_c)")
     ax[1].axhline(g, color="gray", lw=0.8, ls=":", label="bulk edge g")
     ax[1].set_ylabel("|λ|max of W/√N")
     ax[2].plot(s, ds.err_rnn, "C0-", label="RNN theory")
@@ -245,24 +292,35 @@ def plot_phase(ds, path: Path) -> Path:
     return Path(path)
 
 
+def _cell(x, fmt: str = ".4f", none: str = "nan") -> str:
+    x = float(x)
+    return none if np.isnan(x) else format(x, fmt)
+
+
 def write_table(ds, path: Path) -> Path:
-    """Markdown table of the theory (and simulation) observables."""
+    """Markdown table of the theory (and simulation) observables.
+
+    "—" marks what does not exist (no W outlier, no broken branch, no W spectrum for the DNN); "nan"
+    marks what was not resolved (the physical RNN branch at that signal).
+    """
     lines = ["| signal | q RNN | q DNN | outlier RNN | err RNN | err DNN | S sym | S broken |",
              "|---|---|---|---|---|---|---|---|"]
     for i, s in enumerate(ds.signal.values):
-        lines.append(f"| {s:.3g} | {float(ds.q_rnn[i]):.4f} | {float(ds.q_dnn[i]):.4f} | "
-                     f"{float(ds.outlier_rnn[i]):.4f} | {float(ds.err_rnn[i]):.4f} | {float(ds.err_dnn[i]):.4f} | "
-                     f"{float(ds.S_sym[i]):.5f} | {float(ds.S_broken[i]):.5f} |")
+        resolved = not np.isnan(float(ds.q_rnn[i]))
+        lines.append(f"| {s:.3g} | {_cell(ds.q_rnn[i])} | {_cell(ds.q_dnn[i])} | "
+                     f"{_cell(ds.outlier_rnn[i], none='—' if resolved else 'nan')} | {_cell(ds.err_rnn[i])} | "
+                     f"{_cell(ds.err_dnn[i])} | {_cell(ds.S_sym[i], '.5f')} | {_cell(ds.S_broken[i], '.5f', '—')} |")
     if "q_sim" in ds:
         lines += ["", "| width | arch | signal | q (±s.e.) | abs-lambda-max (±s.e.) | err (±s.e.) |",
                   "|---|---|---|---|---|---|"]
         for a, N in enumerate(ds.width.values):
             for b, arch in enumerate(ds.arch.values):
                 for c, s in enumerate(ds.sim_signal.values):
-                    lines.append(f"| {N} | {arch} | {s:.3g} | {float(ds.q_sim[a, b, c]):.4f} ± "
-                                 f"{float(ds.q_sim_se[a, b, c]):.4f} | {float(ds.eig_sim[a, b, c]):.4f} ± "
-                                 f"{float(ds.eig_sim_se[a, b, c]):.4f} | {float(ds.err_sim[a, b, c]):.4f} ± "
-                                 f"{float(ds.err_sim_se[a, b, c]):.4f} |")
+                    eig = "—" if np.isnan(float(ds.eig_sim[a, b, c])) else \
+                        f"{_cell(ds.eig_sim[a, b, c])} ± {_cell(ds.eig_sim_se[a, b, c])}"
+                    lines.append(f"| {N} | {arch} | {s:.3g} | {_cell(ds.q_sim[a, b, c])} ± "
+                                 f"{_cell(ds.q_sim_se[a, b, c])} | {eig} | {_cell(ds.err_sim[a, b, c])} ± "
+                                 f"{_cell(ds.err_sim_se[a, b, c])} |")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
@@ -271,9 +329,10 @@ def run_phase_diagram(out_dir: Path, signals=None, widths=(128, 512), sim_signal
     """Compute, save (netCDF + PNG + markdown table) and return the written paths."""
     from ..io import save_dataset
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from ..io import ensure_dir
+
     ds = phase_diagram(signals=signals, widths=widths, sim_signals=sim_signals, **kw)
+    out_dir = ensure_dir(out_dir)  # only now: a bad input leaves no folder behind
     return [save_dataset(ds, out_dir / "phase_diagram.nc"), plot_phase(ds, out_dir / "phase_diagram.png"),
             write_table(ds, out_dir / "phase_diagram.md")]
 
@@ -286,8 +345,7 @@ def phase_demo(out_dir, small: bool = True) -> list[Path]:
     """
     signals = np.linspace(0.25, 6.0, 20)
     if small:
-        return run_phase_diagram(Path(out_dir), signals=signals, widths=(64, 128), sim_signals=[1.0, 3.0],
-                                 progress=False)
+        return run_phase_diagram(Path(out_dir), signals=signals, widths=(64, 128), sim_signals=[1.0, 3.0])
     return run_phase_diagram(Path(out_dir), signals=signals, widths=(128, 512), sim_signals=[1.0, 2.0, 3.0, 4.0])
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import xarray as xr
 from rich.progress import Progress
 
-from ..io import save_dataset
+from .._validate import positive_int
+from ..io import ensure_dir, save_dataset
 from ..models import RecurrentNet
 from ..sampling import sample_posterior
 from ..saddle import solve
@@ -106,7 +107,28 @@ def _grid(xname, xs, make_task, widths, sim_kw, theory_kw, progress, label):
         sup = ds["supervised"] > 0
         ds[f"{k}_unsup"] = ds[k].where(~sup).mean("step")
         ds[f"{k}_sup"] = ds[k].where(sup).mean("step")
-    return ds
+    return _describe_grid(ds, xname, list(data))
+
+
+_X_NAMES = {"fraction": ("fraction of supervised time steps", "1"),
+            "P": ("number of training sequences P", "1"),
+            "teacher": ("teacher (sequence-generating process)", None)}
+
+
+def _describe_grid(ds, xname, keys):
+    """``long_name``/``units`` of a :func:`_grid` dataset (in place). Errors are relative: MSE / mean y²."""
+    from ..io import describe
+
+    meta = {xname: _X_NAMES.get(xname, (xname, "1")),
+            "arch": ("architecture (rnn: tied weights, dnn: untied)", None),
+            "step": ("time step t (1..T)", "1"),
+            "supervised": ("1 where the step carries a training target, else 0", "1")}
+    for k in keys:
+        who = "saddle-point theory" if k == "theory" else f"Langevin posterior mean at width N={k[len('sim_N'):]}"
+        meta[k] = (f"relative test error per step (MSE / mean y^2), {who}", "1")
+        meta[f"{k}_unsup"] = (f"mean relative test error over unsupervised steps, {who}", "1")
+        meta[f"{k}_sup"] = (f"mean relative test error over supervised steps, {who}", "1")
+    return describe(ds, meta)
 
 
 def sequential_experiments(out_dir: Path, widths: Sequence[int] = (128,), small: bool = True,
@@ -116,6 +138,7 @@ def sequential_experiments(out_dir: Path, widths: Sequence[int] = (128,), small:
     ``small`` (default, minutes on 2 cores): P=4, T=6, D=6. ``small=False``: P=8, D=12, more points.
     """
     out_dir = Path(out_dir)
+    widths = tuple(positive_int("widths", w) for w in widths)
     tkw = dict(TASK_DEFAULTS) if small else dict(TASK_DEFAULTS, P=8, D=12)
     theory_kw = dict(DEFAULTS)
     sim_kw = dict(n_chains=4, n_samples=50 if small else 200, seed=seed, progress=False)
@@ -137,6 +160,12 @@ def sequential_experiments(out_dir: Path, widths: Sequence[int] = (128,), small:
         "teacher", teachers,
         lambda name: sequential_task(**dict(tkw, teacher=name), seed=seed),
         widths, sim_kw, theory_kw, progress, "teachers")
+    swept = {"fraction": "mask", "learning_curve": "P", "teachers": "teacher"}  # a dim, not an attr
+    for name, ds in results.items():
+        ds.attrs.update({f"task_{k}": v for k, v in tkw.items() if k != swept[name]}, **theory_kw,
+                        n_chains=sim_kw["n_chains"], n_samples=sim_kw["n_samples"], seed=seed,
+                        parametrization="mup")
+    ensure_dir(out_dir)
     paths = [save_dataset(ds, out_dir / f"sequential_{name}.nc") for name, ds in results.items()]
     paths.append(_figure(results, widths, out_dir / "sequential.png"))
     return results, paths

@@ -29,3 +29,35 @@ def output_kernel(C, T: int, P: int, tied: bool, gw2: float) -> np.ndarray:
     """
     C = np.asarray(C)
     return gw2 * (C if tied else C * time_diagonal_mask(T, P))
+
+
+#: Dimension names of a (time, pattern) kernel in stored datasets (conventions §8): K[t, μ, s, ν].
+KERNEL_DIMS = ("t", "mu", "s", "nu")
+
+
+def split_time(K, T: int, P: int) -> np.ndarray:
+    """``K[T·P, T·P] -> K[T, P, T, P]`` indexed ``[t, μ, s, ν]`` (the stored layout, conventions §8).
+
+    Unlike :func:`blocks` ([t, s, μ, ν]) the axes keep the row/column order, so
+    :func:`merge_time` is a plain reshape back.
+    """
+    return np.asarray(K).reshape(T, P, T, P)
+
+
+def merge_time(K4) -> np.ndarray:
+    """``K[T, P, T, P] -> K[T·P, T·P]`` (time-major rows ``t·P + μ``); inverse of :func:`split_time`."""
+    K4 = np.asarray(K4)
+    T, P = K4.shape[:2]
+    return K4.reshape(T * P, T * P)
+
+
+def kernel_dataarray(K, T: int, P: int):
+    """An ``xarray.DataArray`` over dims ``(t, mu, s, nu)`` with coordinates t, s = 1..T and μ, ν = 0..P−1.
+
+    Read a stored kernel back as a matrix with ``merge_time(da.transpose(*KERNEL_DIMS).values)``.
+    """
+    import xarray as xr
+
+    steps, pats = np.arange(1, T + 1), np.arange(P)
+    return xr.DataArray(split_time(K, T, P), dims=KERNEL_DIMS,
+                        coords={"t": steps, "mu": pats, "s": steps, "nu": pats})

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._resources import require_memory
 from .._validate import FLTheoryInputError, finite_array, positive
+from ..activations import get_activation
 from ..gaussian import DEFAULT_QUAD_ORDER, phiphi
 from .gp import KernelPrediction, predict_with_kernel
 from .layout import time_major
@@ -37,6 +39,11 @@ def nngp_kernels(X, phi="erf", g2: float = 1.0, gu2: float = 1.0, tied: bool = T
     X = finite_array("X", X, ndim=3)
     g2, gu2 = positive("g2", g2), positive("gu2", gu2)
     P, T, D = X.shape
+    n = T * P
+    # K, C and the Gram matrix in float64, plus a few temporaries of one P×P block (×order² for quadrature)
+    per_entry = 1 if get_activation(phi, "phi").closed_form else quad_order**2
+    require_memory("X", 8.0 * (3 * n * n + 4 * P * P * per_entry), f"the NNGP kernels of T·P = {n} inputs",
+                   "use fewer patterns P or time steps T (memory grows like (T·P)²)")
     G = time_major(X)
     G = G @ G.T / D
     K = np.zeros((T * P, T * P))

@@ -10,7 +10,7 @@ from .compare import compare, degenerate_partner
 from .dynamics import overlap_dynamics, overlap_velocity, symmetric_gradient
 from .effective import effective_rollout, make_overlap_loss
 from .gain import get_lowrank_activation
-from .memory import decode_history, run_schedule
+from .memory import decode_history, memory_dataset, run_schedule
 from .network import Vectors, init_vectors, network_loss, network_rollout, train_network, vectors_with_gram
 from .overlaps import Layout, conserved_quantity, gram
 from .tasks import Task, damped_oscillation, flip_flop, impulse_response
@@ -18,7 +18,7 @@ from .tasks import Task, damped_oscillation, flip_flop, impulse_response
 __all__ = [
     "Layout", "Task", "Vectors", "compare", "conserved_quantity", "damped_oscillation", "decode_history",
     "degenerate_partner", "effective_rollout", "flip_flop", "get_lowrank_activation", "gram",
-    "impulse_response", "init_vectors", "make_overlap_loss", "network_loss", "network_rollout",
+    "impulse_response", "init_vectors", "make_overlap_loss", "memory_dataset", "network_loss", "network_rollout",
     "overlap_dynamics", "overlap_velocity", "run_schedule", "symmetric_gradient", "train_network",
     "vectors_with_gram",
 ]

@@ -148,11 +148,38 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
         data,
         coords={"epoch": ep, "overlap": list(layout.labels), "trial": np.arange(task.n_trials), "time": task.times},
         attrs={"task": task.name, "rank": rank, "phi": act.name, "N": N, "eta": eta, "epochs": epochs,
-               "seed": seed, "adam_lr": -1.0 if adam_lr is None else float(adam_lr), "method": method,
+               "seed": seed, "adam_lr": float("nan") if adam_lr is None else float(adam_lr), "method": method,
                "dt": task.dt, "tau": task.tau,
                "convention": "Σ = VᵀV/N; vector GD step N·η; loss Σ W (y−y*)² (conventions §10)"},
     )
-    return ds
+    return describe_compare(ds)
+
+
+def describe_compare(ds: xr.Dataset) -> xr.Dataset:
+    """``long_name``/``units`` of every variable of a :func:`compare` dataset (in place).
+
+    Time is in units of τ (the neurons' time constant), overlaps σ_ab = a·b/N are dimensionless.
+    """
+    from ..io import describe
+
+    meta = {
+        "epoch": ("training epoch (GD or Adam step; overlap-ODE time / eta)", "1"),
+        "overlap": ("overlap label a.b of sigma_ab = a.b/N over the vectors [m, u, v, z]", None),
+        "trial": ("trial (input sequence) index", "1"),
+        "time": ("time t, in units of the time constant tau", "1"),
+        "visible": ("1 if the overlap enters the loss (loss-visible), 0 if invisible", "1"),
+        "target": ("target output y*(t)", "1"),
+        "weights": ("loss weight W(t) of each time step", "1"),
+        "inputs": ("input s(t)", "1"),
+    }
+    who = {"net": "full network trained by GD", "theory": "overlap ODE (theory)",
+           "naive": "naive visible-only descent", "adam": "full network trained by Adam"}
+    for k, w in who.items():
+        meta[f"sigma_{k}"] = (f"overlaps sigma_ab = a.b/N, {w}", "1")
+        meta[f"loss_{k}"] = (f"loss sum W (y - y*)^2, {w}", "1")
+        meta[f"conserved_{k}"] = (f"conserved quantity C = s_zz + s_vv - s_mm - s_uu, {w}", "1")
+        meta[f"y_{k}"] = (f"output y(t) after training, {w}", "1")
+    return describe(ds, meta)
 
 
 def overlap_errors(ds: xr.Dataset, which: str = "theory") -> dict:

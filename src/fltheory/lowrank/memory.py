@@ -154,3 +154,25 @@ def decode_history(n_networks: int = 40, N: int = 500, eta: float = 5e-3,
         "X": X, "y": y, "labels": layout.labels, "visible": vis,
         "gram_only_a": only_a["gram"], "gram_aba": aba["gram"],
     }
+
+
+def memory_dataset(result: dict):
+    """The :func:`decode_history` result as a described ``xarray.Dataset`` (conventions §8): final overlaps
+    per network, the history label, the visibility mask, and the accuracies as numeric attributes."""
+    import xarray as xr
+
+    from ..io import describe
+
+    ds = xr.Dataset(
+        {"final_overlaps": (("network", "overlap"), result["X"]), "history": ("network", result["y"]),
+         "visible": ("overlap", np.asarray(result["visible"]).astype(np.int8))},
+        coords={"network": np.arange(len(result["y"])), "overlap": list(result["labels"])},
+        attrs={k: float(result[k]) for k in ("accuracy_visible", "accuracy_invisible", "accuracy_all")},
+    )
+    return describe(ds, {
+        "network": ("network index", "1"),
+        "overlap": ("overlap label a.b of sigma_ab = a.b/N over the vectors [m, u, v, z]", None),
+        "final_overlaps": ("final overlaps sigma_ab (sign of u, v fixed by sigma_uz >= 0)", "1"),
+        "history": ("training history: 0 = A only, 1 = A -> B -> A", "1"),
+        "visible": ("1 if the overlap enters the loss (loss-visible), 0 if invisible", "1"),
+    })

@@ -7,7 +7,6 @@ The time loop is a ``jax.lax.scan`` over Euler steps; training is a jitted optax
 a chunk of epochs (a Python loop only over chunks, for the progress bar). Gradient descent uses
 step N·η on the vectors, which is overlap-space step η (conventions §10).
 """
-from __future__ import annotations
 
 from functools import partial
 from typing import Callable, NamedTuple
@@ -92,6 +91,7 @@ def network_rollout(vecs: Vectors, inputs, act: LowRankActivation, dt: float, ta
 
 
 def network_loss(vecs: Vectors, task: Task, act: LowRankActivation):
+    """The task loss Σ_k w_k (y_k − target_k)² of the full network with vectors ``vecs``."""
     y = network_rollout(vecs, task.inputs, act, task.dt, task.tau)
     return jnp.sum(jnp.asarray(task.weights) * (y - jnp.asarray(task.targets)) ** 2)
 

@@ -10,7 +10,6 @@ per-layer prior precisions explicitly (see :func:`gaussian_prior_energy` and
 :func:`run_chains` drives many chains (``vmap``) for many steps per call (``lax.scan``), with
 burn-in, thinning and a rich progress bar between jitted chunks.
 """
-from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._resources import require_memory
 from .._validate import positive, positive_int
 from ..kernels.layout import time_major
 from ..models.parametrization import inverse_temperature
@@ -122,6 +123,18 @@ def _sem(x):
     return x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(x.shape[1:], np.nan)
 
 
+def posterior_memory(net, n_patterns: int, n_chains: int, n_samples: int, dtype=jnp.float32) -> float:
+    """Estimated peak bytes of :func:`sample_posterior`: per chain, the parameters with their Langevin
+    gradient, noise and proposal (4 copies), the activations of the forward and backward pass over all
+    ``n_patterns`` inputs (4 copies of [n, T, N]), and the recorded kernels [n_samples, T·n, T·n] and
+    outputs."""
+    item = np.dtype(dtype).itemsize
+    n_params = sum(int(np.prod(s)) for s in net.param_shapes().values())
+    per_chain = 4 * n_params + 4 * n_patterns * net.T * net.N
+    recorded = n_samples * ((net.T * n_patterns) ** 2 + net.T * n_patterns * net.O)
+    return float(n_chains * (per_chain + recorded) * max(item, 4))
+
+
 def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | None = None,
                      burn_in: int | None = None, n_chains: int = 4, step_size: float | None = None,
                      seed: int = 0, dtype=jnp.float32, init_params=None,
@@ -135,12 +148,16 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
     """
     kappa = positive("kappa", kappa)
     n_chains = positive_int("n_chains", n_chains, minimum=1)
+    n_samples = positive_int("n_samples", n_samples)
+    require_memory("N", posterior_memory(net, task.P + task.P_test, n_chains, n_samples, dtype),
+                   f"Langevin sampling of {n_chains} chains at width N={net.N}",
+                   "reduce N (memory grows like N² per chain) or n_chains")
     beta = inverse_temperature(net.parametrization, net.N, kappa)
     eta = default_step_size(net, task, kappa) if step_size is None else positive("step_size", step_size)
     if burn_in is None:
         burn_in = default_burn_in(net, eta)
     if thin is None:
-        thin = max(1, default_burn_in(net, eta, relaxation_times=2.0) // positive_int("n_samples", n_samples))
+        thin = max(1, default_burn_in(net, eta, relaxation_times=2.0) // n_samples)
     init, step, observe = _sampler(net)
     key = jax.random.PRNGKey(seed)
     k_init, k_run = jax.random.split(key)
