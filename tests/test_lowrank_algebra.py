@@ -134,3 +134,22 @@ def test_degenerate_partner_keeps_visible_overlaps_and_validates():
         Layout(3)
     with pytest.raises(FLTheoryInputError, match="phi"):
         get_lowrank_activation("softsign")
+
+
+def test_lowrank_uses_the_shared_registry_with_erf_as_the_unit_slope_alias():
+    # issue #18: one activation registry. In lowrank, "erf" is an explicit alias of the shared
+    # "erf_unit" = erf(√π x/2); the plain erf(x) is reachable by passing the shared Activation.
+    from fltheory.activations import get_activation
+
+    unit = get_lowrank_activation("erf")
+    assert unit == get_lowrank_activation("erf_unit") and hash(unit) == hash(get_lowrank_activation("ERF"))
+    assert unit.activation is get_activation("erf_unit") and unit.name == "erf_unit" and not unit.linear
+    assert float(jax.grad(unit.phi)(0.0)) == pytest.approx(1.0, abs=1e-15)
+    plain = get_lowrank_activation(get_activation("erf"))
+    assert float(plain.gain(0.0)) == pytest.approx(2 / np.sqrt(np.pi), rel=1e-15)
+    ident = get_lowrank_activation("identity")
+    assert ident.linear and ident == get_lowrank_activation("linear")
+    f = lambda x: jnp.tanh(x)  # noqa: E731  (same callable -> equal adapters -> one jit compilation)
+    assert get_lowrank_activation(f) == get_lowrank_activation(f)
+    with pytest.raises(FLTheoryInputError, match="erf_unit"):
+        get_lowrank_activation("sigmoid")

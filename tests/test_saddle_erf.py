@@ -36,13 +36,13 @@ def test_symmetric_draws_make_the_sampled_action_exactly_invariant():
     act = get_activation("erf")
     z = standard_draws(512, n, 3, flips=(alternating_signs(T, P),))
     assert z.shape == (4 * 512, n)
-    C1 = importance_moments(K, Chat, act, z)[0]
-    C2 = importance_moments(E @ K @ E, E @ Chat @ E, act, z)[0]
+    C1 = importance_moments(K, Chat, act, z).phiphi
+    C2 = importance_moments(E @ K @ E, E @ Chat @ E, act, z).phiphi
     np.testing.assert_allclose(E @ C2 @ E, C1, atol=1e-12)
     # without the flips the sampled moments are not equivariant (the MC noise breaks the symmetry)
     z0 = standard_draws(512, n, 3)
-    D1 = importance_moments(K, Chat, act, z0)[0]
-    D2 = importance_moments(E @ K @ E, E @ Chat @ E, act, z0)[0]
+    D1 = importance_moments(K, Chat, act, z0).phiphi
+    D2 = importance_moments(E @ K @ E, E @ Chat @ E, act, z0).phiphi
     assert np.abs(E @ D2 @ E - D1).max() > 1e-4
 
 
@@ -97,7 +97,7 @@ def test_sobol_draws_beat_plain_monte_carlo():
     flips = (alternating_signs(T, P),)
     spread = {}
     for method in ("sobol", "mc"):
-        est = [importance_moments(K, Chat, act, standard_draws(4096, n, s, flips=flips, method=method))[0]
+        est = [importance_moments(K, Chat, act, standard_draws(4096, n, s, flips=flips, method=method)).phiphi
                for s in range(8)]
         spread[method] = float(np.std(est, axis=0, ddof=1).max())
     assert spread["sobol"] < spread["mc"] / 2, spread

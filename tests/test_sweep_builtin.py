@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fltheory.sweep.builtin import empirical_kernel, nngp_depth_point, nngp_kernels
+from fltheory.experiments.nngp_depth import deep_nngp_kernel, empirical_kernel, nngp_depth_point
 
 
 @pytest.mark.parametrize("every", [False, True])
@@ -15,7 +15,7 @@ def test_linear_recursion_closed_form(every):
     g2, gu2, L = 1.7, 0.6, 4
     lin = gu2 * X @ X.T / 5
     want = lin * (sum(g2**k for k in range(L)) if every else g2 ** (L - 1))
-    np.testing.assert_allclose(nngp_kernels(X, L, "linear", g2, gu2, every), want, rtol=1e-12)
+    np.testing.assert_allclose(deep_nngp_kernel(X, L, "linear", g2, gu2, every), want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("phi, every", [("erf", False), ("relu", False), ("erf", True)])
@@ -28,7 +28,7 @@ def test_nngp_kernel_matches_random_networks(phi, every):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((6, 10))
     N, n, L, g2, gu2 = 512, 32, 3, 1.5, 1.2
-    C = nngp_kernels(X, L, phi, g2, gu2, every)
+    C = deep_nngp_kernel(X, L, phi, g2, gu2, every)
     samples = np.stack([empirical_kernel(X, L, phi, g2, gu2, N, np.random.default_rng(100 + s), every)
                         for s in range(n)])
     sem = samples.std(0, ddof=1) / np.sqrt(n)
@@ -36,7 +36,7 @@ def test_nngp_kernel_matches_random_networks(phi, every):
     err = np.abs(samples.mean(0) - C)
     assert np.all(err <= tol), (err / sem).max()
     # resolving power: the theory kernel of a 20% larger g2 (or gu2) fails the same check
-    for wrong in (nngp_kernels(X, L, phi, 1.2 * g2, gu2, every), nngp_kernels(X, L, phi, g2, 1.2 * gu2, every)):
+    for wrong in (deep_nngp_kernel(X, L, phi, 1.2 * g2, gu2, every), deep_nngp_kernel(X, L, phi, g2, 1.2 * gu2, every)):
         assert np.any(np.abs(samples.mean(0) - wrong) > tol)
 
 

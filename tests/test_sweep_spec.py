@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fltheory import FLTheoryInputError  # noqa: E402
 from fltheory.sweep import SpecError, load_spec, run_sweep  # noqa: E402
-from fltheory.sweep.registry import register  # noqa: E402
+from fltheory.sweep.registry import declare, register  # noqa: E402
 
 
 def typed(**over):
@@ -253,13 +253,13 @@ def check_declared(*, n, g2, cap):
 def declared():
     from fltheory.sweep import registry
 
-    saved = [dict(d) for d in (registry._REGISTERED, registry._INFO_BY_NAME, registry._INFO_BY_PATH)]
+    saved = dict(registry._REGISTERED)
     register("test-declared", outputs={"err": "test error", "q": "order parameter q"},
              validate=check_declared)(declared_point)
     yield "test-declared"
-    for d, old in zip((registry._REGISTERED, registry._INFO_BY_NAME, registry._INFO_BY_PATH), saved):
-        d.clear()
-        d.update(old)
+    registry._REGISTERED.clear()
+    registry._REGISTERED.update(saved)
+    del declared_point.point_info
 
 
 def test_register_outputs_and_validate(declared, tmp_path, monkeypatch):
@@ -296,6 +296,8 @@ def test_register_rejects_bad_declarations():
         register("bad", outputs={"err": ""})
     with pytest.raises(FLTheoryInputError, match="validate must be callable"):
         register("bad", validate="not callable")
+    with pytest.raises(FLTheoryInputError, match=r"^declare: outputs must be a non-empty dict"):
+        declare(outputs={})
 
 
 def test_undeclared_outputs_are_checked_only_when_drawing(tmp_path):
@@ -312,12 +314,11 @@ def test_undeclared_outputs_are_checked_only_when_drawing(tmp_path):
 
 def test_every_builtin_and_packaged_spec_declares_outputs_and_checks():
     from fltheory.sweep import packaged_specs, registry
-    from fltheory.sweep.declarations import BUILTIN_INFO
 
     for name, path in registry.BUILTIN.items():
         info = registry.point_info(name)
         assert info.outputs and callable(info.validator()), name
-        assert BUILTIN_INFO[path] is info
+        assert registry.point_info(path) is info  # by short name and by dotted path alike
     for name, path in packaged_specs().items():
         text = path.read_text()
         spec = load_spec(text)

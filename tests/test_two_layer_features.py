@@ -98,3 +98,18 @@ def test_ard_update_and_helpers():
         ParityOverlaps(5, (0, 7))
     with pytest.raises(FLTheoryInputError, match="method"):
         ParityOverlaps(5, (0, 1), method="mc")
+
+
+def test_models_hash_by_parameters_and_the_mf_block_cache_is_bounded():
+    # issue #18: the MALA blocks of mean_field are cached in a bounded LRU keyed on the model itself.
+    import types
+
+    from fltheory.two_layer import mean_field
+
+    a, b = ParityOverlaps(6, [0, 1], tracked=[(2,)]), ParityOverlaps(6, (0, 1), tracked=((2,),))
+    assert a == b and hash(a) == hash(b) and a != ParityOverlaps(6, (0, 1), method="exact")
+    assert SingleIndexOverlaps(6, (0, 1)) == SingleIndexOverlaps(6, (0, 1))
+    assert mean_field._get_block(a, True, 3) is mean_field._get_block(b, True, 3)  # jit is lazy: no compile
+    assert mean_field._build_block.cache_info().maxsize == mean_field._BLOCK_CACHE_SIZE
+    with pytest.raises(FLTheoryInputError, match="hashable"):
+        mean_field._get_block(types.SimpleNamespace(d=6), True, 3)

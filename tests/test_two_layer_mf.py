@@ -59,3 +59,17 @@ def test_mf_input_validation():
         solve_mean_field(model, P=10, kappa2=1.0, N=8, damping=0.0)
     with pytest.raises(FLTheoryInputError, match="init_w"):
         solve_mean_field(model, P=10, kappa2=1.0, N=8, n_chains=4, init_w=np.zeros((3, 6)))
+
+
+def test_unconverged_mf_raises_by_default_and_warns_only_on_request():
+    """One failure policy (issue #18): an unconverged solve raises; ``throw=False`` returns it with
+    ``converged=False`` and a ConvergenceWarning (it used to return it silently)."""
+    from fltheory import ConvergenceError, ConvergenceWarning
+
+    model = ParityOverlaps(6, (0, 1))
+    kw = dict(P=50, kappa2=0.1, N=16, n_chains=8, steps_per_iter=2, max_iter=3, min_iter=4, n_avg=4)  # never checked
+    with pytest.raises(ConvergenceError, match="solve_mean_field: no fixed point after max_iter = 3"):
+        solve_mean_field(model, **kw)
+    with pytest.warns(ConvergenceWarning, match="no fixed point"):
+        res = solve_mean_field(model, throw=False, **kw)
+    assert res.converged is False or res.converged == 0

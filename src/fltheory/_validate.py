@@ -18,6 +18,21 @@ class ConvergenceError(RuntimeError):
     """Raised when an iterative solver does not converge (never returned silently)."""
 
 
+class ConvergenceWarning(RuntimeWarning):
+    """Issued instead of :class:`ConvergenceError` when a caller asked for an unconverged result."""
+
+
+def report_nonconvergence(message: str, throw: bool, stacklevel: int = 3) -> None:
+    """The one failure policy of every solver: raise :class:`ConvergenceError` (``throw=True``, the
+    default everywhere), or warn with :class:`ConvergenceWarning` and let the caller return its result
+    with ``converged = False`` (``throw=False``, an explicit opt-in)."""
+    if throw:
+        raise ConvergenceError(message)
+    import warnings
+
+    warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+
+
 def finite_array(name: str, a, ndim: int | None = None, shape: Sequence[int | None] | None = None):
     """Return ``np.asarray(a, float64)`` after checking finiteness, ``ndim`` and ``shape``.
 

@@ -31,6 +31,7 @@ from ..two_layer.features import ParityOverlaps, SingleIndexOverlaps, subsets_up
 from ..two_layer.mean_field import solve_mean_field
 from ..two_layer.nngp import nngp_predict
 from ..two_layer.sgld import run_sgld
+from ..sweep.registry import declare
 
 METHODS = ("sgld", "nngp", "mf", "mf_ard")
 TASKS = ("parity", "single_index")
@@ -148,6 +149,38 @@ def _w2_summary(cfg, w2, rho):
                 rho_ratio=relevance_ratio(rho, cfg.relevant) if irr else float("nan"))
 
 
+LEARNING_CURVE_OUTPUTS = {
+    "test_mse": "test MSE",
+    "test_mse_se": "s.e. of the test MSE",
+    "m_target": "coefficient on the target m_S",
+    "m_off": "largest off-target coefficient",
+    "w2_relevant": "⟨w²⟩ on relevant inputs",
+    "w2_irrelevant": "⟨w²⟩ on irrelevant inputs",
+    "rho_relevant": "ARD precision, relevant inputs",
+    "rho_irrelevant": "ARD precision, irrelevant inputs",
+    "rho_ratio": "ARD precision ratio (irrelevant / relevant)",
+    "converged": "converged (1) or not (0)",
+}
+
+
+def check_learning_curve(*, P, method, **kw) -> None:
+    """Parameters of :func:`learning_curve_point`: its own first
+    steps, up to building (and so validating) the :class:`LearningCurveConfig`."""
+    positive_int("P", P)
+    choice("method", method, METHODS)
+    size = kw.pop("size", "default")
+    choice("size", size, tuple(SIZES))
+    kw.pop("progress", None)
+    unknown = set(kw) - set(LearningCurveConfig.__dataclass_fields__)
+    if unknown:
+        raise FLTheoryInputError(f"{sorted(unknown)[0]}: unknown parameter of learning_curve_point")
+    try:
+        LearningCurveConfig(**{**SIZES[size], **kw})
+    except TypeError as exc:  # e.g. a wrongly typed field the dataclass cannot compare
+        raise FLTheoryInputError(f"invalid LearningCurveConfig ({exc})") from None
+
+
+@declare(outputs=LEARNING_CURVE_OUTPUTS, validate=check_learning_curve)
 def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[str, float]:
     """One point of the learning curve: ``method`` ∈ {sgld, nngp, mf, mf_ard} at training size P.
 
@@ -170,7 +203,7 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
         res = solve_mean_field(cfg.model(), P=P, kappa2=cfg.kappa2, N=cfg.N, gamma=cfg.gamma, sa2=cfg.sa2,
                                sw2=cfg.sw2, ard=(method == "mf_ard"), a0=cfg.a0, b0=cfg.b0,
                                n_chains=cfg.mf_chains, steps_per_iter=cfg.steps_per_iter,
-                               max_iter=cfg.max_iter, seed=seed)
+                               max_iter=cfg.max_iter, seed=seed, throw=False)  # `converged` is an output
         rho = res.rho if method == "mf_ard" else ard_update(res.w2, cfg.N, cfg.a0, cfg.b0)
         if cfg.task == "parity":
             m_t = res.m_target

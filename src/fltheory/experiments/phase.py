@@ -19,9 +19,11 @@ from typing import Sequence
 import numpy as np
 
 from .._validate import ConvergenceError, FLTheoryInputError, choice, finite_array, positive, positive_int
+from ..activations import get_activation
 from ..saddle import broken_branch, follow_branch
 from ..saddle.continuation import bisect_flip, switch_branch
 from ..saddle.solution import Solution
+from ..sweep.registry import declare
 from ..tasks import endpoint_task
 
 #: Defaults of the phase-diagram task (small, so that Langevin can referee every point).
@@ -128,6 +130,44 @@ def simulation_point(signal: float, arch: str, N: int, seed: int = 0, task_kw: d
                 err=_rel_error(r.test_error(task), task), err_se=err_se, result=r)
 
 
+PHASE_OUTPUTS = {
+    "q_theory": "order parameter q, theory",
+    "outlier_theory": "outlier |λ| of W/√N, theory",
+    "err_theory": "relative test error, theory",
+    "action": "action S (log-evidence per neuron)",
+    "q_sim": "order parameter q, Langevin",
+    "q_sim_se": "s.e. of q, Langevin",
+    "eig_sim": "largest |λ| of W/√N, Langevin",
+    "err_sim": "relative test error, Langevin",
+}
+
+
+def check_phase(*, signal, arch, N, n_chains, relaxation_times, **kw) -> None:
+    """Parameters of :func:`phase_point`: the endpoint task (P, P_test, T,
+    D, teacher, inputs), the theory (phi, g2, gu2, gw2, kappa) and the Langevin run. Other keyword
+    arguments go to the saddle-point solver and are left to it."""
+    choice("arch", arch, ("rnn", "dnn"))
+    positive("signal", signal, allow_zero=True)
+    for name in ("P", "P_test", "T", "D"):
+        if name in kw:
+            positive_int(name, kw[name])
+    if "teacher" in kw:
+        choice("teacher", kw["teacher"], ("linear", "erf_net"))
+    if "inputs" in kw:
+        choice("inputs", kw["inputs"], ("gaussian", "orthogonal"))
+    if "phi" in kw:
+        get_activation(kw["phi"], "phi")
+    for name in ("g2", "gu2", "gw2", "kappa"):
+        if name in kw:
+            positive(name, kw[name])
+    if isinstance(N, bool) or not isinstance(N, int) or N < 0:
+        raise FLTheoryInputError(f"N: expected an integer >= 0 (0: theory only), got {N!r}")
+    if N > 0:
+        positive_int("n_chains", n_chains)
+        positive("relaxation_times", relaxation_times, allow_zero=True)
+
+
+@declare(outputs=PHASE_OUTPUTS, validate=check_phase)
 def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains: int = 4,
                 relaxation_times: float = 0.0, **kw) -> dict[str, float]:
     """Sweep point function (issue #8): theory (and Langevin if ``N > 0``) at one signal.
@@ -419,6 +459,22 @@ def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int
     return dict(y_c=y_c, q_above=br.order_parameter(), dS_above=br.action - s_sym.action)
 
 
+TRANSITION_OUTPUTS = {
+    "y_c": "critical signal y_c",
+    "q_above": "order parameter q at 1.25 y_c",
+}
+
+
+def check_transition(*, T, P, D, kappa, y_max, n_grid, **_) -> None:
+    """Parameters of :func:`transition_point` (``critical_signal``'s checks)."""
+    for name, value in (("T", T), ("P", P), ("D", D)):
+        positive_int(name, value)
+    positive("kappa", kappa)
+    positive("y_max", y_max)
+    positive_int("n_grid", n_grid, minimum=2)
+
+
+@declare(outputs=TRANSITION_OUTPUTS, validate=check_transition)
 def transition_point(*, T: int = 3, P: int = 4, D: int = 6, kappa: float = 0.1, y_max: float = 6.0,
                      n_grid: int = 12, task_seed: int = 0) -> dict:
     """Sweep point: y_c and the order parameter at 1.25·y_c of the linear endpoint task (P, T) drawn with

@@ -16,11 +16,13 @@ import numpy as np
 import xarray as xr
 from rich.progress import Progress
 
-from .._validate import positive_int
+from .._validate import FLTheoryInputError, choice, positive, positive_int
+from ..activations import get_activation
 from ..io import ensure_dir, save_dataset
 from ..models import RecurrentNet
 from ..sampling import sample_posterior
 from ..saddle import solve
+from ..sweep.registry import declare
 from ..tasks import sequential_task
 
 ARCHS = ("rnn", "dnn")
@@ -61,6 +63,46 @@ def simulation(task, arch: str, N: int, phi="linear", kappa=0.05, g2=0.5, gu2=1.
     return relative_step_errors(sim.f_test_mean, task), sim
 
 
+SEQUENTIAL_OUTPUTS = {
+    "err_sup": "theory: relative error, supervised steps",
+    "err_unsup": "theory: relative error, unsupervised steps",
+    "per_step": "theory: relative error per step",
+    "sim_err_sup": "Langevin: relative error, supervised steps",
+    "sim_err_unsup": "Langevin: relative error, unsupervised steps",
+    "sim_per_step": "Langevin: relative error per step",
+}
+
+
+def check_sequential(*, arch, N, teacher, mask, mask_fraction, P, T, D, P_test, phi, kappa, g2, gu2, gw2,
+                     n_samples, **_) -> None:
+    """Parameters of :func:`sequential_point`."""
+    from ..tasks.sequential import MASKS, TEACHERS
+
+    choice("arch", arch, ("rnn", "dnn"))
+    positive_int("N", N, minimum=0)
+    choice("teacher", teacher, TEACHERS)
+    for name, value in (("P", P), ("P_test", P_test), ("T", T), ("D", D)):
+        positive_int(name, value)
+    if teacher == "flipflop" and D != 1:
+        raise FLTheoryInputError(f"D: teacher {teacher!r} uses a scalar input stream, so D must be 1, got {D}")
+    if teacher == "delayed_copy" and T < 2:
+        raise FLTheoryInputError(f"T: teacher 'delayed_copy' (delay 1) needs T >= 2, got {T}")
+    if isinstance(mask, str):
+        choice("mask", mask, MASKS)
+        if mask == "random":
+            if positive("mask_fraction", mask_fraction) > 1:
+                raise FLTheoryInputError(f"mask_fraction: must be <= 1, got {mask_fraction}")
+    elif (not isinstance(mask, (list, tuple)) or not mask
+          or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < T for s in mask)):
+        raise FLTheoryInputError(f"mask: steps must be a non-empty list of integers within [0, {T}), got {mask!r}")
+    get_activation(phi, "phi")
+    for name, value in (("kappa", kappa), ("g2", g2), ("gu2", gu2), ("gw2", gw2)):
+        positive(name, value)
+    if N > 0:
+        positive_int("n_samples", n_samples)
+
+
+@declare(outputs=SEQUENTIAL_OUTPUTS, validate=check_sequential)
 def sequential_point(*, arch: str, N: int = 0, seed: int = 0, teacher: str = "lds", mask: str = "every_other",
                      mask_fraction: float = 0.5, P: int = 4, T: int = 4, D: int = 6, P_test: int = 64,
                      phi: str = "linear", kappa: float = 0.05, g2: float = 0.5, gu2: float = 1.0,

@@ -71,7 +71,7 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
     Parameters
     ----------
     task : a :class:`Task` or one of ``impulse``, ``oscillation``, ``flipflop`` (defaults as in the paper).
-    rank, phi : rank 1 or 2; ``"linear"`` or ``"erf"`` (= erf(√π x/2)).
+    rank, phi : rank 1 or 2; ``"linear"`` or ``"erf"`` (here = ``"erf_unit"`` = erf(√π x/2); see :mod:`.gain`).
     N, eta, epochs : width, overlap-space learning rate (vector GD step N·η), number of epochs.
     seed : PRNG seed for the vectors (i.i.d. Gaussian, normalised to ‖a‖² = N).
     adam_lr : if given, also train the same initial network with Adam (optax) at this rate.

@@ -186,7 +186,7 @@ def _blocks_of(prob):
 
 
 def _is_blocks(K, Chat, act, z, Lq, prob):
-    """Per factorising block: (indices, weights, h, φ(h), ⟨hhᵀ⟩, ⟨φhᵀ⟩, ess) of the importance estimate."""
+    """Per factorising block: (indices, its :class:`~.single_neuron.ImportanceMoments`)."""
     from .single_neuron import importance_moments
 
     out = []
@@ -194,8 +194,7 @@ def _is_blocks(K, Chat, act, z, Lq, prob):
     for b in _blocks_of(prob):
         ix = np.ix_(b, b)
         Lb = None if Lq is None else np.asarray(Lq)[ix]
-        C_, hh, ph, ess, w, h, a = importance_moments(K[ix], Chat[ix], act, zz[:, : len(b)], Lb)
-        out.append((b, w, h, a, hh, ph, ess))
+        out.append((b, importance_moments(K[ix], Chat[ix], act, zz[:, : len(b)], Lb)))
     return out
 
 
@@ -205,9 +204,9 @@ def _proposal(C, Chat, prob, act, z, Lq):
     The factor 1.2 widens the proposal so its tails cover the target's (bounded weights)."""
     K = np.asarray(pre_kernel(jnp.asarray(C), prob))
     A = np.zeros((prob.n, prob.n))
-    for b, w, h, a, hh, ph, ess in _is_blocks(K, Chat * (1 if prob.tied else prob.time_mask), act, z, Lq, prob):
+    for b, m in _is_blocks(K, Chat * (1 if prob.tied else prob.time_mask), act, z, Lq, prob):
         Lk = _chol_np(K[np.ix_(b, b)])
-        Wt = np.linalg.solve(Lk, np.linalg.solve(Lk, hh).T)
+        Wt = np.linalg.solve(Lk, np.linalg.solve(Lk, m.hh).T)
         A[np.ix_(b, b)] = _chol_np(1.2 * Wt)
     return A
 

@@ -26,8 +26,11 @@ def follow_branch(make_task: Callable[[float], object], signals: Sequence[float]
                   max_halvings: int = 6, **solve_kw) -> list[Solution]:
     """Solve at every signal in ``signals`` (in the given order), continuing from the previous solution.
 
-    ``make_task(signal)`` builds the task. If Newton fails at a point, intermediate signals are
-    inserted (up to ``max_halvings`` bisections); if it still fails, ConvergenceError is raised.
+    ``make_task(signal)`` builds the task. The first point is solved from scratch (with homotopy) unless
+    ``init`` is given. When Newton fails on a step lo → s, the step is halved (lo → lo + (s − lo)/2,
+    then a quarter, …); each converged intermediate point becomes the new start and the remaining step
+    is tried whole again. After ``max_halvings`` failed attempts at one requested signal,
+    ConvergenceError is raised. No solve is repeated from the same start to the same target.
     """
     signals = [float(s) for s in signals]
     if not signals:
@@ -35,32 +38,33 @@ def follow_branch(make_task: Callable[[float], object], signals: Sequence[float]
     out = []
     prev, prev_s = init, None
     kw = dict(solve_kw)
-    kw.setdefault("homotopy", prev is None)
     for s in signals:
-        sol = None
-        lo = prev_s
-        for k in range(max_halvings + 1):
-            try:
-                if prev is None:
-                    sol = solve(make_task(s), init=None, **{**kw, "homotopy": True})
-                else:
-                    sol = solve(make_task(s), init=prev, **{**kw, "homotopy": False})
-                break
-            except ConvergenceError:
-                if prev is None or lo is None:
-                    raise
-                # bisect: walk to the midpoint first
-                mid = 0.5 * (lo + s)
-                try:
-                    prev = solve(make_task(mid), init=prev, **{**kw, "homotopy": False})
-                    lo = mid
-                except ConvergenceError:
-                    pass
-        if sol is None:
-            raise ConvergenceError(f"follow_branch: lost the branch at signal {s:g}")
+        if prev is None:
+            sol = solve(make_task(s), init=None, **{**kw, "homotopy": True})
+        else:
+            sol = _continue_to(make_task, prev, prev_s, s, max_halvings, kw)
         out.append(sol)
         prev, prev_s = sol, s
     return out
+
+
+def _continue_to(make_task, prev: Solution, lo: float | None, s: float, max_halvings: int, kw: dict) -> Solution:
+    """Newton from ``prev`` (at signal ``lo``) to ``s`` with step halving (see :func:`follow_branch`)."""
+    target, failures = s, 0
+    while True:
+        try:
+            sol = solve(make_task(target), init=prev, **{**kw, "homotopy": False})
+        except ConvergenceError:
+            failures += 1
+            if lo is None or failures > max_halvings:
+                where = "" if lo is None else f" after {failures - 1} step halvings (last step {lo:g} → {target:g})"
+                raise ConvergenceError(f"follow_branch: lost the branch at signal {s:g}{where}; remedies: a finer "
+                                       "signal grid or a larger max_halvings") from None
+            target = 0.5 * (lo + target)
+            continue
+        if target == s:
+            return sol
+        prev, lo, target = sol, target, s
 
 
 def lag_perturbation(sol: Solution, eps: float, lag: int = 1, direction=None) -> tuple[np.ndarray, np.ndarray]:

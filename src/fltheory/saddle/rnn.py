@@ -10,7 +10,7 @@ RNN (``arch='rnn'``) on one block of size n = T·P.
 If Newton from the initial point fails, the targets are ramped from 0 (continuation from the lazy
 NNGP solution). A solve that does not reach ``tol`` raises :class:`fltheory.ConvergenceError` with the
 residual and a remedy (or returns a Solution with ``diagnostics.converged = False`` and a warning when
-``raise_on_failure=False``).
+``throw=False``).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._resources import require_memory, single_blas_thread
-from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int
+from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int, report_nonconvergence
 from ..activations import get_activation
 from ..kernels.gp import predict_with_kernel
 from ..kernels.nngp import nngp_kernels
@@ -201,7 +201,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
           kappa: float = 1.0, *, init: Solution | tuple | None = None, tol: float = 1e-10,
           max_iter: int = 50, n_mc: int = 4096, mc_seed: int = 0, draws: str = "auto", mc_tol: float = 0.01,
           mcmc_check: bool = False, mcmc_kw: dict | None = None, homotopy: bool = True,
-          raise_on_failure: bool = True, n_adapt: int = 2, krylov_restart: int | None = None,
+          throw: bool = True, n_adapt: int = 2, krylov_restart: int | None = None,
           method: str = "auto", verbose: bool = False) -> Solution:
     """Solve the saddle-point equations of the unified theory on ``task``.
 
@@ -310,9 +310,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         msg = (f"solve: Newton–Krylov did not converge (arch={arch}, phi={act.name}, residual {res:.3g} > "
                f"tol {tol:g} after {iters} iterations); remedies: continue from a nearby solution "
                f"(saddle.follow_branch), a smaller signal step, or a larger max_iter")
-        if raise_on_failure:
-            raise ConvergenceError(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        report_nonconvergence(msg, throw)
     return _finish(task, prob, eq, act, x, dict(arch=arch, converged=ok, iterations=iters, matvecs=mv,
                                                 residual=res, method=used, history=hist, wall=wall),
                    mc_seed, mc_tol, mcmc_check, mcmc_kw or {})

@@ -15,6 +15,7 @@ Three estimators, all in float64:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -127,7 +128,19 @@ def importance_ln_z1(K, Chat, act, z, blocks=None, Lq=None):
     return total
 
 
-def importance_moments(K, Chat, act, z, Lq=None):
+class ImportanceMoments(NamedTuple):
+    """Self-normalised importance estimates of the tilted single-neuron measure, with the draws."""
+
+    phiphi: np.ndarray   # ⟨φ φᵀ⟩
+    hh: np.ndarray       # ⟨h hᵀ⟩
+    phih: np.ndarray     # ⟨φ(h) hᵀ⟩
+    ess: float           # effective sample size 1/Σw²
+    weights: np.ndarray  # normalised weights w [n_draws]
+    h: np.ndarray        # draws h [n_draws, m]
+    phi: np.ndarray      # φ(h) [n_draws, m]
+
+
+def importance_moments(K, Chat, act, z, Lq=None) -> ImportanceMoments:
     """Self-normalised importance estimates of ⟨φφᵀ⟩, ⟨hhᵀ⟩, ⟨φhᵀ⟩ and the effective sample size."""
     h, a, e = importance_log_weights(jnp.asarray(K), jnp.asarray(Chat), act, jnp.asarray(z),
                                      None if Lq is None else jnp.asarray(Lq))
@@ -136,7 +149,8 @@ def importance_moments(K, Chat, act, z, Lq=None):
     Ch = jnp.einsum("k,ki,kj->ij", w, h, h)
     Cph = jnp.einsum("k,ki,kj->ij", w, a, h)
     ess = 1.0 / jnp.sum(w**2)
-    return np.asarray(C), np.asarray(Ch), np.asarray(Cph), float(ess), np.asarray(w), np.asarray(h), np.asarray(a)
+    return ImportanceMoments(np.asarray(C), np.asarray(Ch), np.asarray(Cph), float(ess), np.asarray(w),
+                             np.asarray(h), np.asarray(a))
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ Quick use::
     res = run_sweep("spec.yaml")              # or a dict; resumes from ./fltheory-out/sweep/<name>/
     res.dataset                               # xarray.Dataset: axes -> dims, observables -> variables
 
-Modules: ``spec`` (pydantic validation), ``registry`` (function names and their declared outputs
-and parameter checks), ``hashing`` (keys, seeds), ``store`` (atomic point files), ``executors``
-(serial / spawn pool / Dask), ``runner`` (the loop and dataset assembly), ``figures``
-(matplotlib), ``builtin`` (the ``nngp-depth`` point), ``points`` (low-rank and depth points),
-``declarations`` (outputs and checks of the built-in points). See docs/experiments.md.
+Modules: ``spec`` (pydantic validation), ``registry`` (function names, :func:`declare` for their
+outputs and parameter checks), ``hashing`` (keys, seeds), ``store`` (atomic point files),
+``executors`` (serial / spawn pool / Dask), ``runner`` (the loop and dataset assembly), ``figures``
+(matplotlib). The engine imports no domain code: the point functions live with their experiments
+(``fltheory.experiments``) and are imported by name when a spec asks for them. See
+docs/experiments.md and docs/architecture.md.
 """
-from .registry import PointInfo, register
+from .registry import PointInfo, declare, register
 from .runner import SweepError, SweepResult, assemble, load_results, run_sweep, sweep_dir
 from .spec import SpecError, SweepSpec, load_spec
 
@@ -35,5 +36,5 @@ def packaged_specs() -> dict[str, object]:
             if p.name.endswith(".yaml")}
 
 
-__all__ = ["register", "PointInfo", "load_spec", "run_sweep", "assemble", "load_results", "sweep_dir", "plot_figure",
+__all__ = ["register", "declare", "PointInfo", "load_spec", "run_sweep", "assemble", "load_results", "sweep_dir", "plot_figure",
            "packaged_specs", "SweepSpec", "SweepResult", "SpecError", "SweepError"]

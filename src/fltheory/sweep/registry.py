@@ -7,7 +7,8 @@ A *point function* computes one grid point of a sweep::
 (``seed`` is optional: it is passed only if the function accepts it). A spec names its function
 either by a registered short name or by a dotted path ``"package.module:function"``.
 
-Besides its signature a point function may declare (:class:`PointInfo`, given to :func:`register`):
+Besides its signature a point function may declare (:class:`PointInfo`, attached by :func:`declare`
+or given to :func:`register`):
 
 - ``outputs``: every observable it may return, each with a human-readable label. The spec loader
   then checks the figure's variables before the first point, and figures use the labels;
@@ -16,11 +17,10 @@ Besides its signature a point function may declare (:class:`PointInfo`, given to
   parameter's name. The spec loader runs it on every grid point's parameters (over the function's
   defaults), so an out-of-range value fails before any work starts, naming its spec field.
 
-Built-in names are listed in :data:`BUILTIN` as dotted paths and imported lazily, so importing
-:mod:`fltheory.sweep` does not import every theory module; their declarations are in
-:mod:`fltheory.sweep.declarations` (keyed by dotted path, so a spec naming a built-in by its path
-gets them too). Add a built-in by adding one line to :data:`BUILTIN` and its declaration there;
-register your own function at run time with :func:`register`.
+The engine knows no domain code (docs/architecture.md): experiments declare their point functions
+where they define them (``@declare(outputs=..., validate=...)`` from this module), and
+:data:`BUILTIN` maps the short names of the packaged ones to dotted paths, imported only when a spec
+names them. Register your own function at run time with :func:`register`.
 """
 from __future__ import annotations
 
@@ -32,11 +32,13 @@ from .._validate import FLTheoryInputError
 
 #: short name -> "package.module:function", imported on first use.
 BUILTIN: dict[str, str] = {
-    "nngp-depth": "fltheory.sweep.builtin:nngp_depth_point",
+    "nngp-depth": "fltheory.experiments.nngp_depth:nngp_depth_point",
     "sequential": "fltheory.experiments.sequential:sequential_point",
     "learning-curve": "fltheory.experiments.learning_curve:learning_curve_point",
-    "lowrank": "fltheory.sweep.points:lowrank_point",
-    "depth-gap": "fltheory.sweep.points:depth_gap_point",
+    "lowrank": "fltheory.experiments.lowrank:lowrank_point",
+    "depth-gap": "fltheory.experiments.depth_gap:depth_gap_point",
+    "phase": "fltheory.experiments.phase:phase_point",
+    "transition": "fltheory.experiments.phase:transition_point",
 }
 
 
@@ -60,8 +62,6 @@ class PointInfo:
 
 
 _REGISTERED: dict[str, Callable] = {}
-_INFO_BY_NAME: dict[str, PointInfo] = {}
-_INFO_BY_PATH: dict[str, PointInfo] = {}
 
 
 def _check_outputs(where: str, outputs) -> dict[str, str] | None:
@@ -77,40 +77,62 @@ def _check_outputs(where: str, outputs) -> dict[str, str] | None:
     return dict(outputs)
 
 
-def register(name: str, *, outputs: dict[str, str] | None = None,
-             validate: Callable[..., object] | None = None):
-    """Decorator registering a point function under ``name``, with its optional declarations
-    (:class:`PointInfo`): ``outputs`` {observable: label} and a ``validate(**params)`` callable.
+def declare(*, outputs: dict[str, str] | None = None, validate: Callable[..., object] | None = None):
+    """Decorator attaching a :class:`PointInfo` to a point function (as ``fn.point_info``); it
+    returns the function unchanged otherwise. The declarations travel with the function, so a spec
+    that names it by short name or by dotted path gets them alike.
 
     Example::
 
         from fltheory._validate import positive, positive_int
-        from fltheory.sweep.registry import register
+        from fltheory.sweep.registry import declare
 
-        def check_my_point(*, n, g2):
+        def check_my_point(*, n, g2, **_):
             positive_int("n", n)
             positive("g2", g2)
 
-        @register("my-point", outputs={"err": "test error", "q": "order parameter q"},
-                  validate=check_my_point)
+        @declare(outputs={"err": "test error", "q": "order parameter q"}, validate=check_my_point)
+        def my_point(*, seed: int, n: int, g2: float) -> dict:
+            ...
+    """
+    where = "declare"
+    info = PointInfo(_check_outputs(where, outputs), validate)
+    if validate is not None and not callable(validate):
+        raise FLTheoryInputError(f"{where}: validate must be callable, got {validate!r}")
+
+    def deco(fn: Callable) -> Callable:
+        if not callable(fn):
+            raise FLTheoryInputError(f"{where}: expected a callable, got {fn!r}")
+        fn.point_info = info
+        return fn
+
+    return deco
+
+
+def register(name: str, *, outputs: dict[str, str] | None = None,
+             validate: Callable[..., object] | None = None):
+    """Decorator registering a point function under the short ``name``; ``outputs`` and ``validate``
+    (optional) are declared as by :func:`declare`.
+
+    Example::
+
+        @register("my-point", outputs={"err": "test error"}, validate=check_my_point)
         def my_point(*, seed: int, n: int, g2: float) -> dict:
             ...
     """
     if not isinstance(name, str) or not name:
         raise FLTheoryInputError(f"name: expected a non-empty string, got {name!r}")
-    info = PointInfo(_check_outputs(f"register({name!r})", outputs), validate)
-    if validate is not None and not callable(validate):
-        raise FLTheoryInputError(f"register({name!r}): validate must be callable, got {validate!r}")
+    try:
+        declaration = declare(outputs=outputs, validate=validate) if (outputs or validate) else None
+    except FLTheoryInputError as exc:
+        raise FLTheoryInputError(str(exc).replace("declare:", f"register({name!r}):", 1)) from None
 
     def deco(fn: Callable) -> Callable:
         if not callable(fn):
             raise FLTheoryInputError(f"register({name!r}): expected a callable, got {fn!r}")
+        if declaration is not None:
+            declaration(fn)
         _REGISTERED[name] = fn
-        _INFO_BY_NAME[name] = info
-        try:  # so that a spec naming the function by its dotted path gets the declarations too
-            _INFO_BY_PATH[dotted_path(fn)] = info
-        except FLTheoryInputError:
-            pass
         return fn
 
     return deco
@@ -119,12 +141,8 @@ def register(name: str, *, outputs: dict[str, str] | None = None,
 def point_info(ref: str) -> PointInfo:
     """The declarations of the point function named by ``ref`` (a short name or a dotted path);
     an empty :class:`PointInfo` when it declares nothing."""
-    from .declarations import BUILTIN_INFO
-
-    if ref in _REGISTERED:
-        return _INFO_BY_NAME.get(ref, PointInfo())
-    path = BUILTIN.get(ref, ref)
-    return _INFO_BY_PATH.get(path) or BUILTIN_INFO.get(path) or PointInfo()
+    info = getattr(resolve(ref), "point_info", None)
+    return info if isinstance(info, PointInfo) else PointInfo()
 
 
 def available() -> list[str]:

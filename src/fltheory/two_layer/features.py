@@ -33,10 +33,10 @@ from jax.scipy.special import ndtr
 
 from .._validate import FLTheoryInputError, positive, positive_int
 from ..activations import get_activation
-from ..gaussian import phiphi
+from ..gaussian import gaussian_mean, hermite_projections, phiphi
 
 _SQRT2PI = math.sqrt(2.0 * math.pi)
-_GH_ORDER = 48
+_GH_ORDER = 48  # Gauss–Hermite nodes (fltheory.gaussian) for the non-relu overlaps
 
 
 def all_patterns(n: int) -> np.ndarray:
@@ -65,11 +65,16 @@ def _relu_moments(mu, s):
     return m1, m2
 
 
+def _first_two_powers(act):
+    def f(x):
+        v = act(x)
+        return v, v**2
+    return f
+
+
 def _quad_moments(act, mu, s):
-    z, wq = np.polynomial.hermite_e.hermegauss(_GH_ORDER)
-    wq = jnp.asarray(wq / _SQRT2PI)
-    v = act(mu[..., None] + s[..., None] * jnp.asarray(z))
-    return jnp.sum(wq * v, -1), jnp.sum(wq * v**2, -1)
+    """E[φ(μ + s z)], E[φ(μ + s z)²] for z ~ N(0, 1) (Gauss–Hermite, :mod:`fltheory.gaussian`)."""
+    return gaussian_mean(_first_two_powers(act), mu, s, order=_GH_ORDER)
 
 
 def cube_kernel_eigenvalue(k: int, d: int, sw2: float = 1.0, phi="relu") -> float:
@@ -116,8 +121,9 @@ class ParityOverlaps:
     phi: str = "relu"
     method: str = "clt"
     tracked: tuple = ()
-    _E: tuple = field(init=False, repr=False)
-    _patterns: np.ndarray = field(init=False, repr=False)
+    # derived from the fields above, so left out of ==/hash: equal models hash alike (mean_field caches on them)
+    _E: tuple = field(init=False, repr=False, compare=False)
+    _patterns: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "relevant", _check_relevant(self.relevant, self.d))
@@ -226,12 +232,8 @@ class SingleIndexOverlaps:
             base = s * jnp.asarray(_hermite_relu_coeffs(self.n_max))
             sig = s**2 / 2.0
         else:
-            z, wq = np.polynomial.hermite_e.hermegauss(_GH_ORDER)
-            wq = wq / _SQRT2PI
-            He = np.stack([np.polynomial.hermite_e.hermeval(z, np.eye(self.n_max + 1)[i]) for i in n])
-            v = act(s * jnp.asarray(z))
-            base = jnp.asarray(He * wq) @ v
-            sig = jnp.sum(jnp.asarray(wq) * v**2)
+            base = hermite_projections(act, s, self.n_max, order=_GH_ORDER)
+            sig = gaussian_mean(lambda x: act(x) ** 2, 0.0, s, order=_GH_ORDER)
         fact = np.sqrt([math.factorial(i) for i in n])
         return rho ** jnp.asarray(n) * base / jnp.asarray(fact), sig
 

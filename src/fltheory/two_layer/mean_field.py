@@ -20,13 +20,14 @@ m_A = c_A g_A/(1 + g_A), g_A = P N^{1−2γ} sa2 λ_A/κ² (:func:`kernel_limit_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import ConvergenceError, FLTheoryInputError, positive, positive_int
+from .._validate import ConvergenceError, FLTheoryInputError, positive, positive_int, report_nonconvergence
 from .ard import ard_update, relevance_ratio, symmetrize_groups
 
 
@@ -78,20 +79,26 @@ def kernel_limit_coefficients(c, lam, P: float, kappa2: float, N: int = 1, gamma
     return np.asarray(c, float) * g / (1.0 + g)
 
 
-_BLOCK_CACHE: dict = {}
-
-
-def _model_key(model):
-    return (type(model).__name__, model.d, tuple(model.relevant), str(model.phi),
-            getattr(model, "method", None), tuple(model.tracked), getattr(model, "degree", None),
-            getattr(model, "n_max", None))
+_BLOCK_CACHE_SIZE = 32
 
 
 def _get_block(model, tilt: bool, steps: int):
-    """Jitted block of ``steps`` MALA steps on all chains (cached per model; scalars are traced)."""
-    key = (_model_key(model), bool(tilt), int(steps))
-    if key in _BLOCK_CACHE:
-        return _BLOCK_CACHE[key]
+    """Jitted block of ``steps`` MALA steps on all chains (scalars are traced).
+
+    Cached, at most ``_BLOCK_CACHE_SIZE`` blocks (least recently used dropped), per (model, tilt,
+    steps): the overlap models are frozen dataclasses, equal and equally hashed when their
+    parameters are, so a sweep over P, κ², N, … reuses one compiled block per model.
+    """
+    try:
+        hash(model)
+    except TypeError:
+        raise FLTheoryInputError(f"model: must be hashable (a frozen dataclass of its parameters), got "
+                                 f"{type(model).__name__}") from None
+    return _build_block(model, bool(tilt), int(steps))
+
+
+@lru_cache(maxsize=_BLOCK_CACHE_SIZE)
+def _build_block(model, tilt: bool, steps: int):
     c = jnp.asarray(model.target_coefficients)
     nb = len(c)
     kernel = blackjax.mala.build_kernel()
@@ -129,7 +136,6 @@ def _get_block(model, tilt: bool, steps: int):
         st, (G, w2, acc) = jax.lax.scan(one_step, states, jax.random.split(key, steps))
         return st.position, G.mean(0), w2.mean(0), acc.mean()
 
-    _BLOCK_CACHE[key] = block
     return block
 
 
@@ -138,7 +144,7 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
                      symmetrize: bool = True, tilt: bool = True, n_chains: int = 512,
                      steps_per_iter: int = 50, max_iter: int = 200, min_iter: int = 20,
                      n_avg: int = 20, damping: float = 0.3, tol: float = 2e-3, step_size: float = 0.05,
-                     init_m=None, init_w=None, init_rho=None, seed: int = 0, strict: bool = False) -> MFResult:
+                     init_m=None, init_w=None, init_rho=None, seed: int = 0, throw: bool = True) -> MFResult:
     """Solve the MF (``ard=False``) or MF-ARD (``ard=True``) fixed point for ``model``.
 
     ``model`` is a :class:`~fltheory.two_layer.features.ParityOverlaps` or
@@ -150,8 +156,9 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
     The MALA step size is adapted towards 60 % acceptance. The iteration stops when the means of
     m* over the two halves of the last ``n_avg`` iterations differ by less than ``tol`` plus
     2 Monte-Carlo standard errors (after ``min_iter``; ARD also needs log ρ stable to 0.05);
-    the result averages m* over the last ``n_avg`` iterations. Not converging after
-    ``max_iter`` sets ``converged=False`` (or raises :class:`ConvergenceError` if ``strict``).
+    the result averages m* over the last ``n_avg`` iterations. Not converging after ``max_iter``
+    raises :class:`~fltheory.ConvergenceError`; with ``throw=False`` (an explicit opt-in) it warns
+    (:class:`~fltheory.ConvergenceWarning`) and returns the result with ``converged=False``.
     """
     P = positive("P", P)
     kappa2 = positive("kappa2", kappa2)
@@ -212,8 +219,9 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
             if abs(first - second) < tol + 2.0 * mc and rho_ok:
                 converged = True
                 break
-    if not converged and strict:
-        raise ConvergenceError(f"solve_mean_field: no fixed point after max_iter = {max_iter} iterations")
+    if not converged:
+        report_nonconvergence(f"solve_mean_field: no fixed point after max_iter = {max_iter} iterations; "
+                              "remedies: a larger max_iter or steps_per_iter, or more n_chains", throw)
     recent = np.array(hist_new[-n_avg:])
     m_avg = recent.mean(0)
     m_se = recent.std(0) / np.sqrt(n_avg)

@@ -1,4 +1,4 @@
-"""A cheap, real built-in point: NNGP kernel regression error of a deep network vs depth.
+"""The ``nngp-depth`` sweep point: NNGP kernel regression error of a deep network vs depth.
 
 Network (conventions §2, endpoint DNN, untied layers; priors conventions §3):
 
@@ -31,10 +31,11 @@ import numpy as np
 
 from ..activations import get_activation
 from ..gaussian import kernel_map
-from .declarations import check_nngp_depth
+from .._validate import FLTheoryInputError, choice, positive, positive_int
+from ..sweep.registry import declare
 
 
-def nngp_kernels(X: np.ndarray, depth: int, phi: str, g2: float, gu2: float,
+def deep_nngp_kernel(X: np.ndarray, depth: int, phi: str, g2: float, gu2: float,
                  input_every_layer: bool = False) -> np.ndarray:
     """C_L (the last layer's representational kernel) of the NNGP recursion over inputs ``X[P, D]``."""
     D = X.shape[1]
@@ -69,12 +70,35 @@ def _krr(C: np.ndarray, y: np.ndarray, P: int, gw2: float, ridge: float) -> np.n
     return gw2 * C[:, :P] @ alpha
 
 
+NNGP_DEPTH_OUTPUTS = {
+    "gp_test_error": "NNGP test error (N = ∞)",
+    "rf_test_error": "random-feature test error (width N)",
+    "gp_train_error": "NNGP train error (N = ∞)",
+    "kernel_corr": "mean off-diagonal kernel correlation",
+}
+
+
+def check_nngp_depth(*, depth, g2, phi, gu2, gw2, P, P_test, D, teacher_width, ridge, width,
+                     input_every_layer, **_) -> None:
+    """Parameters of :func:`nngp_depth_point` (which calls this first)."""
+    positive_int("depth", depth)
+    for name, value in (("g2", g2), ("gu2", gu2), ("gw2", gw2), ("ridge", ridge)):
+        positive(name, value)
+    for name, value in (("P", P), ("P_test", P_test), ("D", D), ("teacher_width", teacher_width)):
+        positive_int(name, value)
+    positive_int("width", width, minimum=0)
+    choice("phi", phi, ["linear", "tanh", "erf", "relu"])
+    if not isinstance(input_every_layer, bool):
+        raise FLTheoryInputError(f"input_every_layer: expected a bool, got {input_every_layer!r}")
+
+
+@declare(outputs=NNGP_DEPTH_OUTPUTS, validate=check_nngp_depth)
 def nngp_depth_point(*, depth: int, g2: float, phi: str = "erf", gu2: float = 1.0, gw2: float = 1.0,
                      P: int = 64, P_test: int = 256, D: int = 16, teacher_width: int = 4,
                      ridge: float = 1e-3, width: int = 256, input_every_layer: bool = False,
                      seed: int = 0) -> dict[str, float]:
     """One grid point of the ``nngp-depth`` sweep (see the module docstring). Its parameter checks,
-    :func:`fltheory.sweep.declarations.check_nngp_depth`, also run on every point when a spec loads."""
+    :func:`check_nngp_depth`, also run on every point when a spec loads."""
     check_nngp_depth(depth=depth, g2=g2, phi=phi, gu2=gu2, gw2=gw2, P=P, P_test=P_test, D=D,
                      teacher_width=teacher_width, ridge=ridge, width=width, input_every_layer=input_every_layer)
     depth, P, P_test, D, teacher_width, width = (int(v) for v in (depth, P, P_test, D, teacher_width, width))
@@ -90,7 +114,7 @@ def nngp_depth_point(*, depth: int, g2: float, phi: str = "erf", gu2: float = 1.
     y_test = y[P:]
     norm = float(np.mean(y_test**2))
 
-    C = nngp_kernels(X, depth, phi, g2, gu2, input_every_layer)
+    C = deep_nngp_kernel(X, depth, phi, g2, gu2, input_every_layer)
     f = _krr(C, y, P, gw2, ridge)
     Ct = C[P:, P:]
     d = np.sqrt(np.diag(Ct))
