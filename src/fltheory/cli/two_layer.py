@@ -22,18 +22,14 @@ def register(app: typer.Typer) -> None:
         out: Optional[str] = typer.Option(None, help="output directory (default ./fltheory-out/learning-curve)"),
     ) -> None:
         """Test MSE vs P: SGLD points, NNGP, MF and MF-ARD curves, plus the MF P–κ² phase diagram."""
+        from .._validate import choice
         from ..experiments.learning_curve import SIZES, plot_learning_curve, run_learning_curve
         from ..io import ensure_dir, output_dir, report_written, save_dataset
 
-        from .._validate import choice
-
         choice("size", size, list(SIZES))
         folder = output_dir("learning-curve", out)
-        default_P = {"small": [50, 100, 200, 400], "default": [100, 200, 400, 800, 1600],
-                     "full": [500, 1000, 2000, 4000, 8000]}[size]
-        Ps = list(P) if P else default_P
         kw = {name: v for name, v in dict(task=task, d=d, k=k, N=N, kappa2=kappa2).items() if v is not None}
-        ds = run_learning_curve(Ps, seeds=range(seeds), methods=[m.strip() for m in methods.split(",") if m.strip()],
+        ds = run_learning_curve(list(P) if P else None, seeds=range(seeds), methods=[m.strip() for m in methods.split(",") if m.strip()],
                                 phase_P=None if phase else (), size=size, progress=True, **kw)
         ensure_dir(folder)
         paths = [save_dataset(ds, folder / "learning_curve.nc"),

@@ -97,6 +97,10 @@ class LearningCurveConfig:
                                    phi=self.phi)
 
 
+#: training-set sizes of the learning curve per size preset (``run_learning_curve(None, size=…)``)
+DEFAULT_PS = {"small": [50, 100, 200, 400], "default": [100, 200, 400, 800, 1600],
+              "full": [500, 1000, 2000, 4000, 8000]}
+
 SIZES = {
     "small": dict(d=12, k=4, N=64, kappa2=0.1, P_test=1024, mf_chains=256, burn_in=8000, n_samples=40),
     "default": dict(),
@@ -241,6 +245,8 @@ def run_learning_curve(Ps, *, seeds=(0,), methods=METHODS, phase_P=None, phase_k
                        size: str = "default", progress: bool = True, **kw):
     """Learning curves for ``methods`` over ``Ps`` × ``seeds`` and the MF P–κ² phase diagram.
 
+    ``Ps=None``: the preset's training-set sizes, :data:`DEFAULT_PS` ``[size]``.
+
     Returns an :class:`xarray.Dataset` with variables ``OBSERVABLES`` on dims (level, P, seed)
     (``level`` = the method name; not called ``method`` because ``DataArray.sel(method=...)`` is
     taken by xarray)
@@ -250,6 +256,8 @@ def run_learning_curve(Ps, *, seeds=(0,), methods=METHODS, phase_P=None, phase_k
     import xarray as xr
     from rich.progress import Progress
 
+    if Ps is None:
+        Ps = DEFAULT_PS[choice("size", size, tuple(SIZES))]
     Ps = [positive_int("Ps", int(p)) for p in Ps]
     seeds = [int(s) for s in seeds]
     methods = [choice("methods", m, METHODS) for m in methods]
