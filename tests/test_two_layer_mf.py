@@ -49,6 +49,12 @@ def test_mf_without_tilt_reproduces_kernel_shrinkage(k, g):
     # w stayed at the prior: ⟨w_j²⟩ = sw2 within MC error
     np.testing.assert_allclose(res.w2, 1.0, atol=0.05)
     assert res.converged
+    # the common result protocol (fltheory.Diagnostics, shared with saddle.solve)
+    from fltheory import Diagnostics
+
+    d = res.diagnostics
+    assert isinstance(d, Diagnostics) and d.converged and d.iterations == res.n_iter == len(d.history)
+    assert np.isfinite(d.residual) and d.mc_error > 0 and d.method == "mala-fixed-point"
 
 
 def test_mf_input_validation():
@@ -72,4 +78,4 @@ def test_unconverged_mf_raises_by_default_and_warns_only_on_request():
         solve_mean_field(model, **kw)
     with pytest.warns(ConvergenceWarning, match="no fixed point"):
         res = solve_mean_field(model, throw=False, **kw)
-    assert res.converged is False or res.converged == 0
+    assert res.converged is False and res.diagnostics.converged is False

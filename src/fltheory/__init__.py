@@ -9,7 +9,9 @@ _jax.config.update("jax_enable_x64", True)
 
 from ._validate import ConvergenceError, ConvergenceWarning, FLTheoryInputError  # noqa: E402
 from .activations import get_activation  # noqa: E402
+from .diagnostics import Diagnostics  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceError", "ConvergenceWarning", "FLTheoryInputError", "get_activation", "__version__"]
+__all__ = ["ConvergenceError", "ConvergenceWarning", "Diagnostics", "FLTheoryInputError", "get_activation",
+           "__version__"]

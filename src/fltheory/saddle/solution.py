@@ -5,27 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..diagnostics import Diagnostics
 from ..kernels.gp import KernelPrediction
 from ..kernels.layout import blocks
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """Convergence record of one solve (never returned unconverged unless ``converged`` is False)."""
-
-    converged: bool
-    iterations: int              # Newton steps (all stages: homotopy, proposal adaptation)
-    residual: float              # relative |saddle-point equations|, see rnn.saddle_residual
-    method: str                  # "newton-krylov" (+ "homotopy", + "adapted-proposal(k)")
-    history: tuple = ()          # residual per Newton step
-    ess: float = float("nan")    # smallest effective sample size of the importance estimate (nonlinear φ)
-    mc_error: float = float("nan")      # estimated Monte-Carlo s.e. of C: max_ij s.e.(C_ij) / max|C|
-    matvecs: int = 0             # Jacobian-vector products (GMRES steps)
-    wall_time: float = float("nan")     # seconds in the solver proper
-    mcmc_error: float = float("nan")    # max s.e. of ⟨φφᵀ⟩ from the HMC re-measurement (mcmc_check)
-    mcmc_residual: float = float("nan")  # max |C − ⟨φφᵀ⟩_HMC| at the solution
-    mcmc_zscore: float = float("nan")   # max |C − ⟨φφᵀ⟩_HMC| / s.e.
-    mcmc_acceptance: float = float("nan")
 
 
 @dataclass(frozen=True)

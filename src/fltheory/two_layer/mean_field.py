@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import ConvergenceError, FLTheoryInputError, positive, positive_int, report_nonconvergence
+from ..diagnostics import Diagnostics
 from .ard import ard_update, relevance_ratio, symmetrize_groups
 
 
@@ -52,6 +53,7 @@ class MFResult:
     acceptance: float
     history: np.ndarray = field(repr=False)
     final_w: np.ndarray = field(repr=False)
+    diagnostics: Diagnostics | None = field(default=None, repr=False)  # the common record (fltheory.diagnostics)
 
     @property
     def m_target(self) -> float:
@@ -191,6 +193,7 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
     eps = float(step_size) * np.sqrt(sw2)
     hist, hist_new, hist_w2, hist_rho, accs = [], [], [], [], []
     converged = False
+    stop_measure = float("nan")  # not measured before min_iter iterations
     for it in range(max_iter):
         key, kb = jax.random.split(key)
         ws, G, w2, acc = block(ws, kb, jnp.asarray(m[:nb]), jnp.asarray(rho), eps, sc)
@@ -216,7 +219,8 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
             if ard:
                 r = np.log(np.array(hist_rho[-n_avg:]))
                 rho_ok = np.max(np.abs(r[: n_avg // 2].mean(0) - r[n_avg // 2:].mean(0))) < 0.05
-            if abs(first - second) < tol + 2.0 * mc and rho_ok:
+            stop_measure = abs(first - second)  # drift of m_target between the two halves of the window
+            if stop_measure < tol + 2.0 * mc and rho_ok:
                 converged = True
                 break
     if not converged:
@@ -230,9 +234,15 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
         w2_avg = symmetrize_groups(w2_avg, model.relevant)
     mb = m_avg[:nb]
     test_mse = float(np.sum((c - mb) ** 2) + model.target_norm2 - np.sum(c**2))
+    history = np.array(hist)
+    scale = max(float(np.max(np.abs(mb))), 1e-12)
+    diagnostics = Diagnostics(
+        converged=bool(converged), iterations=len(hist), residual=float(stop_measure),
+        method="mala-fixed-point" + ("(ard)" if ard else ""), history=tuple(history[:, 0].tolist()),
+        mc_error=float(np.max(m_se[:nb])) / scale)
     return MFResult(m=mb, m_se=m_se[:nb], m_tracked=m_avg[nb:], w2=w2_avg, rho=rho, test_mse=test_mse,
                     converged=converged, n_iter=len(hist), acceptance=float(np.mean(accs[-n_avg:])),
-                    history=np.array(hist), final_w=np.asarray(ws))
+                    history=history, final_w=np.asarray(ws), diagnostics=diagnostics)
 
 
 def solve_mf_ard(model, **kw) -> MFResult:
