@@ -17,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._resources import require_memory
-from .._validate import positive, positive_int
+from .._validate import choice, positive, positive_int
 from ..kernels.layout import time_major
 from ..models.parametrization import inverse_temperature
-from .langevin import gaussian_prior_energy, langevin, run_chains
+from .langevin import gaussian_prior_energy, langevin, mala, run_chains
 
 
 def network_energy(net, X, Y, M, beta: float):
@@ -37,12 +37,16 @@ def _energy(net, params, data):
     return fit + gaussian_prior_energy(params, net.prior_variances())
 
 
+SAMPLERS = ("langevin", "mala")
+
+
 @lru_cache(maxsize=32)
-def _sampler(net):
+def _sampler(net, kind: str = "langevin"):
     """(init, step, observe) of ``net`` with the task, β and η as arguments (one dict ``data``), so that
     :func:`~fltheory.sampling.langevin.run_chains` compiles once per network and task shape, not once
-    per task (a sweep over signals or seeds reuses it)."""
-    init, step = langevin(lambda params, data: _energy(net, params, data), lambda data: data["eta"])
+    per task (a sweep over signals or seeds reuses it). ``kind``: ``langevin`` (unadjusted) or ``mala``."""
+    make = mala if kind == "mala" else langevin
+    init, step = make(lambda params, data: _energy(net, params, data), lambda data: data["eta"])
 
     def observe(params, data):
         h = net.hidden(params, data["X_all"])
@@ -104,6 +108,8 @@ class PosteriorSamples:
     C_chains: np.ndarray | None = None
     f_chains: np.ndarray | None = None
     n_steps: int = 0
+    sampler: str = "langevin"
+    acceptance: float = float("nan")  # MALA: accepted / proposed over all chains and steps
 
     def test_error(self, task) -> float:
         sq = np.sum((self.f_test_mean - task.Y_test) ** 2, axis=-1)
@@ -138,14 +144,20 @@ def posterior_memory(net, n_patterns: int, n_chains: int, n_samples: int, dtype=
 def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | None = None,
                      burn_in: int | None = None, n_chains: int = 4, step_size: float | None = None,
                      seed: int = 0, dtype=jnp.float32, init_params=None,
-                     progress: bool = True) -> PosteriorSamples:
+                     progress: bool = True, sampler: str = "langevin") -> PosteriorSamples:
     """Sample the posterior of ``net`` (a :class:`~fltheory.models.RecurrentNet`) on ``task``.
 
     Chains start from the prior (or ``init_params`` with a leading chain axis), burn in for
     ``burn_in`` steps (default: three prior relaxation times, :func:`default_burn_in`), then record
     ``n_samples`` samples every ``thin`` steps (default: spread over two relaxation times). Step size
     default: :func:`default_step_size`.
+
+    ``sampler``: ``langevin`` (unadjusted Euler–Maruyama, O(η) bias) or ``mala`` (the same proposal
+    with a Metropolis–Hastings test: exact, about twice the cost per step; the referee of issue #13).
+    The MALA acceptance rate is in the result; at the default step it is close to 1, and a larger
+    ``step_size`` trades acceptance for faster mixing.
     """
+    choice("sampler", sampler, SAMPLERS)
     kappa = positive("kappa", kappa)
     n_chains = positive_int("n_chains", n_chains, minimum=1)
     n_samples = positive_int("n_samples", n_samples)
@@ -158,7 +170,7 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
         burn_in = default_burn_in(net, eta)
     if thin is None:
         thin = max(1, default_burn_in(net, eta, relaxation_times=2.0) // n_samples)
-    init, step, observe = _sampler(net)
+    init, step, observe = _sampler(net, sampler)
     key = jax.random.PRNGKey(seed)
     k_init, k_run = jax.random.split(key)
     if init_params is None:
@@ -169,7 +181,8 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
                 X_all=jnp.asarray(np.concatenate([task.X, task.X_test]), dtype))
     P = task.P
     states, obs = run_chains(step, states, observe, n_samples=n_samples, thin=thin, burn_in=burn_in,
-                             progress=progress, description=f"Langevin N={net.N}", args=(data,))
+                             progress=progress, args=(data,),
+                             description=f"{'MALA' if sampler == 'mala' else 'Langevin'} N={net.N}")
     C_chain = obs["C"].astype(np.float64).mean(axis=1)
     f_chain = obs["f"].astype(np.float64).mean(axis=1)
     return PosteriorSamples(
@@ -177,7 +190,14 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
         f_train_mean=f_chain.mean(0)[:P], f_test_mean=f_chain.mean(0)[P:], f_test_sem=_sem(f_chain)[P:],
         final_params=jax.device_get(states.position), n_chains=n_chains, n_samples=n_samples,
         step_size=eta, beta=beta, C_chains=C_chain, f_chains=f_chain, n_steps=burn_in + n_samples * thin,
+        sampler=sampler, acceptance=_acceptance(states),
     )
+
+
+def _acceptance(states) -> float:
+    if not hasattr(states, "n_accepted"):
+        return float("nan")
+    return float(np.sum(np.asarray(states.n_accepted)) / max(1, np.sum(np.asarray(states.n_steps))))
 
 
 __all__ = ["PosteriorSamples", "default_burn_in", "default_step_size", "network_energy", "sample_posterior", "time_major"]
