@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .._validate import FLTheoryInputError, choice, positive, positive_int
+from ..lowrank.gain import get_lowrank_activation
 from ..sweep.registry import declare
 
 
@@ -21,8 +22,9 @@ def check_lowrank(*, task, N, epochs, eta, phi, rank, **_) -> None:
     choice("task", task, TASKS)
     if isinstance(rank, bool) or rank not in (1, 2):
         raise FLTheoryInputError(f"rank: must be 1 or 2, got {rank!r}")
-    if not isinstance(phi, str) or phi.lower() not in ("linear", "identity", "erf"):
-        raise FLTheoryInputError(f"phi: unknown activation {phi!r}; choose 'linear' or 'erf' (= erf(√π x/2))")
+    if not isinstance(phi, str):
+        raise FLTheoryInputError(f"phi: expected an activation name, got {phi!r}")
+    get_lowrank_activation(phi)  # the names lowrank accepts ('erf' = erf_unit = erf(√π x/2))
     positive_int("N", N, minimum=2 + 2 * rank)  # at least as many neurons as overlap vectors
     positive("eta", eta)
     positive_int("epochs", epochs)
