@@ -30,6 +30,9 @@ def main() -> int:
             t0 = time.perf_counter()
             proc = subprocess.run([exe, "demo", "--out", tmp], capture_output=True, text=True)
             times.append(time.perf_counter() - t0)
+            warned = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "Warning" in ln]
+            if warned:
+                print(f"  {len(warned)} warning line(s) in the output, first: {warned[0][:200]}")
             if proc.returncode != 0:
                 print(proc.stdout[-2000:], proc.stderr[-2000:], sep="\n")
                 return proc.returncode

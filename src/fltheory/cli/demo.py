@@ -12,7 +12,7 @@ from ..io import console, output_dir, report_written
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(out: Optional[Path] = typer.Option(None, help="Output directory (default ./fltheory-out/demo)."),
-             N: int = typer.Option(256, help="Width of the sampled networks."),
+             N: int = typer.Option(128, help="Width of the networks of the kernel check."),
              seed: int = typer.Option(0, help="Seed for the task and the chains.")):
         """Sample small RNN and DNN posteriors and compare with infinite-width kernels; then the RNN/DNN
         phase transition on an endpoint task (theory lines, Langevin points). Figures + tables."""
