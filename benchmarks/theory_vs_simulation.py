@@ -3,7 +3,7 @@
 Measured in one run (T = 3, P = 1 linear chain, κ = 0.1):
 1. theory: 30 signals, RNN (block-diagonal + broken branch) and DNN;
 2. Langevin: one broken-phase point (y = 5), 8 chains, sampler defaults with 30 relaxation times of
-   burn-in (symmetry breaking, tests/test_saddle_langevin.py), at N = 128, then N = 256, 512 until every
+   burn-in (symmetry breaking, tests/saddle/test_saddle_langevin.py), at N = 128, then N = 256, 512 until every
    observable (q, predictor f, all |C| blocks incl. cross-time, outlier |λ|) is within 5 % of the
    theory; the time of all runs needed (the cheapest width that succeeds, plus the failed smaller
    ones) × 30 points is compared with the theory.

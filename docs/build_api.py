@@ -2,7 +2,7 @@
 
     python docs/build_api.py [OUT]     # default ./fltheory-out/api/ ; open OUT/index.html
 
-The test suite runs this (tests/test_docs_api.py), so a broken docstring or annotation fails CI.
+The test suite runs this (tests/docs/test_docs_api.py), so a broken docstring or annotation fails CI.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ with an orthonormal family of basis functions χ_A. Two families are implemented
   d − |E| coordinates enter only through h_⊥ = w_⊥·x_⊥/√d, a weighted Rademacher sum that is
   replaced by a Gaussian N(0, ‖w_⊥‖²/d) (central limit theorem, ``method="clt"``, the default:
   cost O(2^|E| + d) per neuron). ``method="exact"`` enumerates the whole cube (2^d points; d ≤ 16)
-  and is used to measure the CLT error (tests/test_two_layer_features.py).
+  and is used to measure the CLT error (tests/two_layer/test_two_layer_features.py).
 - **Gaussian inputs** x ~ N(0, I_d), single-index teacher y = He_q(v·x)/√q!, basis = normalised
   Hermite polynomials He_n(u)/√n! of u = v·x, n = 0..n_max (:class:`SingleIndexOverlaps`). Exact:
   (h, u) is a Gaussian pair with correlation ρ = w·v/‖w‖, so J_n = ρ^n E_z[φ(σ_h z) He_n(z)]/√n!.

@@ -1,4 +1,4 @@
-"""Larger issue #5 reproductions (run with ``pytest -m slow tests/test_two_layer_slow.py``)."""
+"""Larger issue #5 reproductions (run with ``pytest -m slow tests/two_layer/test_two_layer_slow.py``)."""
 import numpy as np
 import pytest
 
@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_small_parity_claims_hold_for_another_seed():
-    # Same instance as tests/test_two_layer_sgld_vs_theory.py, data/chain seed 1.
+    # Same instance as tests/two_layer/test_two_layer_sgld_vs_theory.py, data/chain seed 1.
     pts = {m: {P: learning_curve_point(P=P, method=m, seed=1, size="small") for P in (50, 200, 400)}
            for m in ("sgld", "mf", "mf_ard")}
     assert pts["sgld"][50]["m_target"] < 0.15 < 0.5 < pts["sgld"][400]["m_target"]

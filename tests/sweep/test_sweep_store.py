@@ -1,18 +1,13 @@
 """Result store and dataset assembly: atomic points, corruption detection, failures, layout."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import sweep_fixtures  # noqa: E402
-from fltheory import __version__  # noqa: E402
-from fltheory.sweep import SweepError, load_results, load_spec, run_sweep  # noqa: E402
+import sweep_fixtures
+from fltheory import __version__
+from fltheory.sweep import SweepError, load_results, load_spec, run_sweep
 
 NOISY = {"name": "noisy", "function": "sweep_fixtures:noisy_point",
          "axes": {"a": [0.5, 1.5, 2.5], "b": [1, 2]}, "seeds": 2}

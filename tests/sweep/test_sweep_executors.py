@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fltheory.sweep import run_sweep  # noqa: E402
+from fltheory.sweep import run_sweep
 
 # seed-dependent scalar, array and DataArray observables; one failing point exercises failure
 # handling on every executor.

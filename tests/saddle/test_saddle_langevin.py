@@ -1,7 +1,7 @@
 """Theory vs Langevin on the shortest linear chain (T = 3, P = 1, κ = 0.1, y_c = 2.864): the referee.
 
 The default test runs at N = 128 (≈ 45 s on 2 idle cores); the two-width comparison (N = 128 vs 512)
-is slow (≈ 10 min): ``pytest -m slow tests/test_saddle_langevin.py``.
+is slow (≈ 10 min): ``pytest -m slow tests/saddle/test_saddle_langevin.py``.
 
 Equilibration (docs/theory/unified.md §3). The sampler's step is set by the data curvature, the
 kernels relax on the prior time scale σ² = 1, and above the transition every chain starts in the

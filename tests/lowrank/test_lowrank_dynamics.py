@@ -2,7 +2,7 @@
 
 CI sizes: linear impulse response (target e^{−0.2t}, dt=0.05, T=20) for 500 epochs at η=5e-3 —
 the run escapes the initial saddle (loss 2.5 → 3e-4) at epoch ≈ 300, so all statements are made
-across the learning transition. Paper-size runs: tests/test_lowrank_paper.py (slow).
+across the learning transition. Paper-size runs: tests/lowrank/test_lowrank_paper.py (slow).
 """
 import jax
 import numpy as np

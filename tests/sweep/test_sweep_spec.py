@@ -1,16 +1,11 @@
 """Spec validation: every invalid case raises ONE SpecError naming the field, before any work."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fltheory import FLTheoryInputError  # noqa: E402
-from fltheory.sweep import SpecError, load_spec, run_sweep  # noqa: E402
-from fltheory.sweep.registry import declare, register  # noqa: E402
+from fltheory import FLTheoryInputError
+from fltheory.sweep import SpecError, load_spec, run_sweep
+from fltheory.sweep.registry import declare, register
 
 
 def typed(**over):

@@ -14,10 +14,9 @@ import pytest
 import xarray as xr
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
 
-import sweep_fixtures  # noqa: E402
-from fltheory.sweep import load_spec, run_sweep  # noqa: E402
+import sweep_fixtures
+from fltheory.sweep import load_spec, run_sweep
 
 # 12 points of 0.25 s each on 2 workers: ~1.5 s of work; we kill after >= 3 have landed, so at
 # least 12 - 3 - 2 (in flight) points are still missing unless the poll lags by > 1 s.

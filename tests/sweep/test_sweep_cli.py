@@ -1,18 +1,13 @@
 """The commands: `fltheory reproduce` on every packaged spec (small default size), `sweep`, `plot`."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fltheory.cli import app  # noqa: E402  (the real root: its one-line error handling is under test)
-from fltheory.sweep import load_spec, packaged_specs  # noqa: E402
+from fltheory.cli import app  # (the real root: its one-line error handling is under test)
+from fltheory.sweep import load_spec, packaged_specs
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ segments of 6 relaxation times → 2 of 8 chains still below 0.25 at 72, the las
 relaxation times, 0.57 % after 400; at N = 512 after 150: C₁₂ +2.7 %, C₁₃ +5.2 % (2.7 and 4 chain s.e.).
 The broken-phase runs therefore burn in 400 relaxation times.
 The default tests run N = 128 (≈ 3 min); the two-width tests are slow (≈ 30 min):
-``pytest -m slow tests/test_saddle_langevin_erf.py``.
+``pytest -m slow tests/saddle/test_saddle_langevin_erf.py``.
 """
 import numpy as np
 import pytest

@@ -98,7 +98,7 @@ def test_reduced_broken_branch_is_a_full_saddle_and_matches_full_newton():
     """Above the transition (the default phase task, T = 3, P = 4): the reduced solver's broken branch is a saddle
     of the full equations, and the full Newton started next to it returns to it."""
     make = lambda s: endpoint_task(P=4, P_test=2, T=3, D=6, signal=s, seed=0)
-    signals = [2.0, 2.7]  # y_c ≈ 1.7 on this task (tests/test_saddle_phase.py)
+    signals = [2.0, 2.7]  # y_c ≈ 1.7 on this task (tests/saddle/test_saddle_phase.py)
     sym = [solve(make(s), arch="rnn", kappa=KAPPA, method="reduced") for s in signals]
     br = broken_branch(make, signals, sym, kappa=KAPPA, method="reduced")
     sol = br[-1]

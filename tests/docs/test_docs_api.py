@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 build_api = runpy.run_path(str(ROOT / "docs" / "build_api.py"))
 
 
