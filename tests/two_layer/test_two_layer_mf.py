@@ -6,7 +6,7 @@ import fltheory  # noqa: F401
 from fltheory import FLTheoryInputError
 from fltheory.two_layer.features import ParityOverlaps, all_patterns, cube_kernel_eigenvalue, walsh
 from fltheory.two_layer.mean_field import kernel_limit_coefficients, solve_mean_field
-from fltheory.two_layer.nngp import nngp_parity_population, nngp_predict
+from fltheory.two_layer.nngp import nngp_parity_population, nngp_regression
 
 
 @pytest.mark.parametrize("k", [2, 4])
@@ -18,7 +18,7 @@ def test_population_krr_is_spectral_shrinkage(k):
     P = kappa2 / lam  # g = 1
     X = all_patterns(d)
     y = walsh(X, range(k))
-    f = nngp_predict(X, y, X, kappa2=kappa2 * len(X) / P)
+    f = nngp_regression(X, y, X, kappa2=kappa2 * len(X) / P)
     m = np.mean(f * y)
     assert m == pytest.approx(kernel_limit_coefficients([1.0], [lam], P, kappa2)[0], abs=1e-10)
     assert m == pytest.approx(0.5, abs=1e-10)

@@ -29,7 +29,7 @@ from ..models.parametrization import readout_exponent
 from ..two_layer.ard import ard_update, relevance_ratio
 from ..two_layer.features import ParityOverlaps, SingleIndexOverlaps, subsets_up_to, walsh
 from ..two_layer.mean_field import solve_mean_field
-from ..two_layer.nngp import nngp_predict
+from ..two_layer.nngp import nngp_regression
 from ..two_layer.sgld import run_sgld
 from ..sweep.registry import declare
 
@@ -219,7 +219,7 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
                     m_target=m_t, m_off=off, converged=float(res.converged), **_w2_summary(cfg, res.w2, rho))
     X, Y, Xt, Yt = make_data(cfg, P, seed)
     if method == "nngp":
-        f = nngp_predict(X, Y, Xt, kappa2=cfg.kappa2, sw2=cfg.sw2, sa2=cfg.sa2, N=cfg.N, gamma=cfg.gamma,
+        f = nngp_regression(X, Y, Xt, kappa2=cfg.kappa2, sw2=cfg.sw2, sa2=cfg.sa2, N=cfg.N, gamma=cfg.gamma,
                          phi=cfg.phi)
         m_t, off = _coefficients(cfg, f, Xt)
         w2 = np.full(cfg.d, cfg.sw2)

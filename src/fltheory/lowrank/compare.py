@@ -24,7 +24,7 @@ from .tasks import Task, damped_oscillation, flip_flop, impulse_response
 TASKS = ("impulse", "oscillation", "flipflop")
 
 
-def make_task(name: str, **kw) -> Task:
+def lowrank_task(name: str, **kw) -> Task:
     """``impulse`` (e^{−0.2t}), ``oscillation`` (e^{−0.3t} cos 2t) or ``flipflop``; ``kw`` go to the builder."""
     choice("task", name, TASKS)
     return {"impulse": impulse_response, "oscillation": damped_oscillation, "flipflop": flip_flop}[name](**kw)
@@ -84,7 +84,7 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
     layout = Layout(rank)
     act = get_lowrank_activation(phi)
     if isinstance(task, str):
-        task = make_task(task)
+        task = lowrank_task(task)
     N = positive_int("N", N, minimum=layout.n)
     eta = positive("eta", eta)
     epochs = positive_int("epochs", epochs)

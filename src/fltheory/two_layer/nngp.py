@@ -5,7 +5,7 @@ At γ = ½ and N → ∞ the posterior of f is a Gaussian process with covarianc
     Σ(x, x') = sa2 · N^{1−2γ} · E_{w~N(0, sw2 I)}[φ(w·x/√d) φ(w·x'/√d)]
 
 (the arc-cosine kernel of conventions §4 for relu, with K = sw2 x·x'/d), and noise variance κ².
-The posterior mean is kernel ridge regression with ridge κ² (:func:`nngp_predict`, which uses
+The posterior mean is kernel ridge regression with ridge κ² (:func:`nngp_regression`, which uses
 the training set — exactly what SGLD sees). Its population (P → ∞ at fixed P/κ², Σ_μ → P E_x)
 counterpart on the Boolean cube is the spectral shrinkage m_A = c_A g_A/(1 + g_A)
 (:func:`nngp_parity_population`).
@@ -34,8 +34,8 @@ def nngp_kernel(X1, X2, *, sw2: float = 1.0, sa2: float = 1.0, N: int = 1, gamma
     return sa2 * float(N) ** (1.0 - 2.0 * gamma) * C[: len(X1), len(X1):]
 
 
-def nngp_predict(X, Y, X_test, *, kappa2: float, sw2: float = 1.0, sa2: float = 1.0, N: int = 1,
-                 gamma: float = 0.5, phi: str = "relu") -> np.ndarray:
+def nngp_regression(X, Y, X_test, *, kappa2: float, sw2: float = 1.0, sa2: float = 1.0, N: int = 1,
+                    gamma: float = 0.5, phi: str = "relu") -> np.ndarray:
     """Kernel-ridge (NNGP posterior-mean) predictions on ``X_test`` from the training set (X, Y)."""
     kappa2 = positive("kappa2", kappa2)
     X = np.asarray(X, float)
