@@ -48,16 +48,16 @@ def _one_error_line(res, param: str):
 
 
 @pytest.mark.parametrize("args,param", BAD, ids=[" ".join(a) for a, _ in BAD])
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(args, param, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(args, param, in_tmp_cwd):
+    tmp_path = in_tmp_cwd
     res = runner.invoke(app, args)
     _one_error_line(res, param)
     assert list(tmp_path.iterdir()) == [], "a rejected command must not create its output folder"
 
 
 @pytest.mark.parametrize("make_out", ["file", "under_file"])
-def test_unusable_out_names_out(make_out, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_unusable_out_names_out(make_out, in_tmp_cwd):
+    tmp_path = in_tmp_cwd
     f = tmp_path / "afile"
     f.write_text("x")
     out = f if make_out == "file" else f / "sub"
@@ -67,8 +67,7 @@ def test_unusable_out_names_out(make_out, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
-def test_debug_shows_the_traceback(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_debug_shows_the_traceback(in_tmp_cwd):
     res = runner.invoke(app, ["--debug", "phase-diagram", "--kappa", "-1"])
     assert res.exit_code != 0 and "must be > 0" in str(res.exception)
 
@@ -86,7 +85,7 @@ def test_version_and_console_script():
     assert proc.stdout.strip() == ""
 
 
-def test_sizes_that_cannot_fit_are_refused_before_allocating(tmp_path, monkeypatch):
+def test_sizes_that_cannot_fit_are_refused_before_allocating(in_tmp_cwd):
     """The NNGP kernels and the Langevin sampler estimate their memory first (issue #17: a bare
     ``MemoryError: Unable to allocate 298 GiB`` and an XLA out-of-memory after 21 s before)."""
     import time
@@ -106,9 +105,8 @@ def test_sizes_that_cannot_fit_are_refused_before_allocating(tmp_path, monkeypat
     with pytest.raises(FLTheoryInputError, match=r"^N: Langevin sampling of 4 chains at width N=100000"):
         sample_posterior(RecurrentNet(N=100_000, D=4, T=3), task, kappa=1.0)
     assert time.perf_counter() - t0 < 10.0
-    monkeypatch.chdir(tmp_path)
     _one_error_line(runner.invoke(app, ["demo", "--N", "100000"]), "N")
-    assert list(tmp_path.iterdir()) == [], "refused before the output folder is created"
+    assert list(in_tmp_cwd.iterdir()) == [], "refused before the output folder is created"
 
 
 def test_every_option_has_help_text():
