@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import platform
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,19 +41,17 @@ class SweepResult:
 
 
 def sweep_dir(spec: SweepSpec, out: str | Path | None = None, command: str = "sweep") -> Path:
-    """``out`` if given, else ``./fltheory-out/<command>/<spec name>/``."""
-    if out is not None:
-        path = Path(out)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return output_dir(f"{command}/{spec.name}")
+    """``out`` if given, else ``./fltheory-out/<command>/<spec name>/``: checked (an unusable path is an
+    error naming ``out``), created by the store when the first point is written."""
+    return output_dir(f"{command}/{spec.name}", out)
 
 
 def _versions() -> dict[str, str]:
-    import jax
+    """Package and dependency versions (:func:`fltheory.io.provenance_attrs` without the creation date:
+    a resumed sweep must assemble the same dataset as an uninterrupted one)."""
+    from ..io import provenance_attrs
 
-    return {"fltheory_version": __version__, "python_version": platform.python_version(),
-            "numpy_version": np.__version__, "jax_version": jax.__version__, "xarray_version": xr.__version__}
+    return {k: v for k, v in provenance_attrs().items() if k != "date_created"}
 
 
 def assemble(spec: SweepSpec, records: dict[str, PointRecord], failed_keys: set[str] | None = None) -> xr.Dataset:
