@@ -50,8 +50,8 @@ def ensure_dir(path: str | Path, name: str = "out") -> Path:
 
 def report_written(paths) -> None:
     """Print every written path, one per line."""
-    for p in paths:
-        console.print(f"wrote {p}")
+    for p in paths:  # one line per path, never wrapped (paths are copied from the terminal)
+        console.print(f"wrote {p}", soft_wrap=True, highlight=False, markup=False)
 
 
 def save_dataset(ds, path: Path) -> Path:
