@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .._resources import require_memory
 from .._validate import positive_int
 from ..io import describe, ensure_dir, save_dataset
 from ..kernels import nngp_kernels, nngp_predict
 from ..kernels.layout import KERNEL_DIMS, kernel_dataarray, merge_time
 from ..models import RecurrentNet
 from ..sampling import sample_posterior
-from ..sampling.posterior import posterior_memory
+from ..sampling.posterior import check_posterior_memory
 from ..tasks import endpoint_task
 
 
@@ -38,10 +37,7 @@ def kernel_check(out_dir: Path, N: int = 256, phi: str = "erf", kappa: float = 1
     X_all = np.concatenate([task.X, task.X_test])
     n = P + P_test
     for tied in (True, False):  # refuse a width that cannot fit before sampling anything
-        need = posterior_memory(RecurrentNet(N=N, D=D, T=T, phi=phi, tied=tied), n, n_chains, n_samples)
-        require_memory("N", need,
-                       f"Langevin sampling of {n_chains} chains at width N={N}",
-                       "reduce N (memory grows like N² per chain) or n_chains")
+        check_posterior_memory(RecurrentNet(N=N, D=D, T=T, phi=phi, tied=tied), n, n_chains, n_samples)
     data = {}
     rows = []
     for arch, tied in (("rnn", True), ("dnn", False)):

@@ -141,6 +141,13 @@ def posterior_memory(net, n_patterns: int, n_chains: int, n_samples: int, dtype=
     return float(n_chains * (per_chain + recorded) * max(item, 4))
 
 
+def check_posterior_memory(net, n_patterns: int, n_chains: int, n_samples: int, dtype=jnp.float32) -> None:
+    """Refuse (FLTheoryInputError naming ``N``) a run whose :func:`posterior_memory` does not fit."""
+    require_memory("N", posterior_memory(net, n_patterns, n_chains, n_samples, dtype),
+                   f"Langevin sampling of {n_chains} chains at width N={net.N}",
+                   "reduce N (memory grows like N² per chain) or n_chains")
+
+
 def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | None = None,
                      burn_in: int | None = None, n_chains: int = 4, step_size: float | None = None,
                      seed: int = 0, dtype=jnp.float32, init_params=None,
@@ -161,9 +168,7 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
     kappa = positive("kappa", kappa)
     n_chains = positive_int("n_chains", n_chains, minimum=1)
     n_samples = positive_int("n_samples", n_samples)
-    require_memory("N", posterior_memory(net, task.P + task.P_test, n_chains, n_samples, dtype),
-                   f"Langevin sampling of {n_chains} chains at width N={net.N}",
-                   "reduce N (memory grows like N² per chain) or n_chains")
+    check_posterior_memory(net, task.P + task.P_test, n_chains, n_samples, dtype)
     beta = inverse_temperature(net.parametrization, net.N, kappa)
     eta = default_step_size(net, task, kappa) if step_size is None else positive("step_size", step_size)
     if burn_in is None:
@@ -200,4 +205,5 @@ def _acceptance(states) -> float:
     return float(np.sum(np.asarray(states.n_accepted)) / max(1, np.sum(np.asarray(states.n_steps))))
 
 
-__all__ = ["PosteriorSamples", "default_burn_in", "default_step_size", "network_energy", "sample_posterior", "time_major"]
+__all__ = ["PosteriorSamples", "check_posterior_memory", "default_burn_in", "default_step_size", "network_energy",
+           "sample_posterior", "time_major"]
