@@ -7,11 +7,12 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from ._validate import ConvergenceError, ConvergenceWarning, FLTheoryInputError  # noqa: E402
+from ._validate import (ConvergenceError, ConvergenceWarning, FLTheoryInputError,  # noqa: E402
+                        MonteCarloWarning)
 from .activations import get_activation  # noqa: E402
 from .diagnostics import Diagnostics  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceError", "ConvergenceWarning", "Diagnostics", "FLTheoryInputError", "get_activation",
-           "__version__"]
+__all__ = ["ConvergenceError", "ConvergenceWarning", "Diagnostics", "FLTheoryInputError", "MonteCarloWarning",
+           "get_activation", "__version__"]

@@ -22,6 +22,46 @@ class ConvergenceWarning(RuntimeWarning):
     """Issued instead of :class:`ConvergenceError` when a caller asked for an unconverged result."""
 
 
+class MonteCarloWarning(RuntimeWarning):
+    """A Monte-Carlo estimate (e.g. the importance-sampled C of ``saddle.solve``) is less accurate than
+    asked (``mc_tol``). Sweeps gather these into one summary (:func:`summarise_mc_warnings`)."""
+
+
+class summarise_mc_warnings:
+    """Context manager for sweeps: the :class:`MonteCarloWarning` of each solve inside is held back, and
+    one summary is issued on exit (how many solves, the worst error and its message)."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        import warnings
+
+        self._cm = warnings.catch_warnings(record=True)
+        self._log = self._cm.__enter__()
+        warnings.simplefilter("always", MonteCarloWarning)
+        return self
+
+    def __exit__(self, *exc):
+        import re
+        import warnings
+
+        log = self._log
+        self._cm.__exit__(*exc)
+        mc = [w for w in log if issubclass(w.category, MonteCarloWarning)]
+        for w in log:  # everything else passes through unchanged
+            if not issubclass(w.category, MonteCarloWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if mc and exc[0] is None:
+            def pct(w):
+                m = re.search(r"≈ ([0-9.]+)%", str(w.message))
+                return float(m.group(1)) if m else 0.0
+            worst = max(mc, key=pct)
+            warnings.warn(f"{self.what}: {len(mc)} solve(s) above the Monte-Carlo tolerance; worst: "
+                          f"{worst.message}", MonteCarloWarning, stacklevel=2)
+        return False
+
+
 def report_nonconvergence(message: str, throw: bool, stacklevel: int = 3) -> None:
     """The one failure policy of every solver: raise :class:`ConvergenceError` (``throw=True``, the
     default everywhere), or warn with :class:`ConvergenceWarning` and let the caller return its result

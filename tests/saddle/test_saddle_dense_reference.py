@@ -30,9 +30,10 @@ def test_erf_agrees_with_dense_newton_within_mc_error():
     task = endpoint_task(P=2, P_test=2, T=3, D=4, signal=1.0, seed=2)
     C_ref, _, ok = dense_newton_solve(task, arch="rnn", phi="erf", kappa=KAPPA, n_mc=4096)
     assert ok
-    sol = solve(task, arch="rnn", phi="erf", kappa=KAPPA, n_mc=4096)
-    # two independent MC estimates: each has relative s.e. ≤ mc_error (entry s.e. / max|C|), so the
-    # difference has s.e. ≤ √2·mc_error; 4 of those
-    bound = 4 * np.sqrt(2) * sol.diagnostics.mc_error * np.abs(sol.C).max()
-    assert np.isfinite(bound) and bound < 0.05 * np.abs(sol.C).max()
+    sol = solve(task, arch="rnn", phi="erf", kappa=KAPPA, n_mc=16384)
+    # two independent MC estimates: the new one has relative s.e. ≤ mc_error (entry s.e. / max|C|), the
+    # dense one, on 4× fewer draws, twice that (s.e. ∝ 1/√n_mc); the difference has s.e. ≤ √5·mc_error;
+    # 4 of those
+    bound = 4 * np.sqrt(5) * sol.diagnostics.mc_error * np.abs(sol.C).max()
+    assert np.isfinite(bound) and bound < 0.1 * np.abs(sol.C).max()
     assert np.abs(sol.C - C_ref).max() < bound, (np.abs(sol.C - C_ref).max(), bound)

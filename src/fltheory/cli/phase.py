@@ -16,6 +16,8 @@ def register(app: typer.Typer) -> None:
         sim_signals: str = typer.Option("1.0,4.0", help="signals with Langevin points, comma separated"),
         kappa: float = typer.Option(0.1, help="temperature κ (conventions §5)"),
         phi: str = typer.Option("linear", help="activation (linear is exact; erf uses importance sampling)"),
+        n_mc: int = typer.Option(4096, "--n-mc", help="importance draws per solve, nonlinear phi only (the "
+                                 "Monte-Carlo error of C falls like 1/sqrt(n_mc))"),
         P: int = typer.Option(4, help="training patterns"),
         T: int = typer.Option(3, help="time steps / depth"),
         seed: int = typer.Option(0, help="seed of the task and the Langevin chains"),
@@ -25,11 +27,15 @@ def register(app: typer.Typer) -> None:
         from ..experiments.phase import run_phase_diagram
         from ..io import output_dir, report_written
 
+        from .._validate import positive_int
+
+        positive_int("n-mc", n_mc)
         w = _numbers("widths", widths, int)
         ss = _numbers("sim-signals", sim_signals, float)
         d = output_dir("phase-diagram", out)
         paths = run_phase_diagram(d, signals=_signal_grid(smin, smax, n), widths=w, sim_signals=ss,
-                                  task_kw=dict(P=P, T=T, seed=seed), kappa=kappa, phi=phi, seed=seed)
+                                  task_kw=dict(P=P, T=T, seed=seed), kappa=kappa, phi=phi, seed=seed,
+                                  **({} if phi == "linear" else {"n_mc": n_mc}))
         report_written(paths)
 
 

@@ -18,7 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .._validate import ConvergenceError, FLTheoryInputError, choice, finite_array, positive, positive_int
+from .._validate import (ConvergenceError, FLTheoryInputError, choice, finite_array, positive, positive_int,
+                         summarise_mc_warnings)
 from ..activations import get_activation
 from ..saddle import broken_branch, follow_branch
 from ..saddle.continuation import bisect_flip, switch_branch
@@ -63,9 +64,10 @@ def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory
     signals = np.asarray(signals, float)
     order = np.argsort(signals)
     s_sorted = signals[order]
-    sym = follow_branch(make_task, s_sorted, arch="rnn", **kw)
-    dnn = follow_branch(make_task, s_sorted, arch="dnn", **kw)
-    br = broken_branch(make_task, s_sorted, sym, **kw)
+    with summarise_mc_warnings(f"theory sweep over {len(signals)} signals"):
+        sym = follow_branch(make_task, s_sorted, arch="rnn", **kw)
+        dnn = follow_branch(make_task, s_sorted, arch="dnn", **kw)
+        br = broken_branch(make_task, s_sorted, sym, **kw)
     # Gaps: a signal where no broken seed converged although the broken branch exists on both sides.
     # Retry with other seed amplitudes; if still none, the physical branch is unresolved there (nan),
     # never silently the block-diagonal one.
@@ -74,14 +76,15 @@ def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory
     for j in np.where(~found)[0]:
         if found[:j].any() and found[j + 1:].any():
             for eps in (0.1, 0.6, 1.0):
-                retry = broken_branch(make_task, s_sorted[j:j + 1], sym[j:j + 1], eps=eps, **kw)[0]
+                with summarise_mc_warnings(f"broken-branch retry at signal {s_sorted[j]:.3g}"):
+                    retry = broken_branch(make_task, s_sorted[j:j + 1], sym[j:j + 1], eps=eps, **kw)[0]
                 if retry is not None:
                     br[j] = retry
                     break
             unresolved[j] = br[j] is None
     out = {k: np.full(len(signals), np.nan) for k in
            ("q_rnn", "q_broken", "S_sym", "S_broken", "outlier_rnn", "err_rnn", "err_dnn", "err_broken",
-            "q_dnn", "S_dnn")}
+            "q_dnn", "S_dnn", "mc_error_rnn", "mc_error_dnn")}
     sols = {"sym": [None] * len(signals), "dnn": [None] * len(signals), "broken": [None] * len(signals)}
     for j, i in enumerate(order):
         task = make_task(s_sorted[j])
@@ -92,9 +95,11 @@ def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory
         out["S_sym"][i] = s_.action
         out["S_dnn"][i] = d_.action
         out["err_dnn"][i] = _rel_error(d_, task)
+        out["mc_error_dnn"][i] = d_.diagnostics.mc_error
         if unresolved[j]:
             continue  # physical RNN branch unknown here: q_rnn, outlier_rnn, err_rnn stay nan
         out["q_rnn"][i] = phys.order_parameter()
+        out["mc_error_rnn"][i] = phys.diagnostics.mc_error
         out["outlier_rnn"][i] = _outlier(phys)
         out["err_rnn"][i] = _rel_error(phys, task)
         if b_ is not None:
@@ -277,6 +282,9 @@ def describe_phase(ds):
         "err_rnn": ("relative test error (MSE / mean squared target), RNN theory", unit),
         "err_dnn": ("relative test error (MSE / mean squared target), DNN theory", unit),
         "err_broken": ("relative test error, RNN symmetry-broken branch (NaN: no such branch)", unit),
+        "mc_error_rnn": ("Monte-Carlo error of C, RNN physical branch (max s.e. of an entry / max|C|; NaN for "
+                         "linear phi, which is exact)", unit),
+        "mc_error_dnn": ("Monte-Carlo error of C, DNN (as mc_error_rnn)", unit),
         "width": ("network width N of the Langevin runs", unit),
         "arch": ("architecture (rnn: tied weights, dnn: untied)", None),
         "sim_signal": ("learning signal of the Langevin points", unit),

@@ -94,7 +94,8 @@ class NewtonRecord:
 
 def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float, max_iter: int,
                   restart: int, max_restarts: int = 3, stall: int = 6,
-                  preconditioner: Callable | None = None, direct: Callable | None = None) -> tuple:
+                  preconditioner: Callable | None = None, direct: Callable | None = None,
+                  eta_min: float = 1e-10) -> tuple:
     """Newton's method on F(x) = 0 for a flat vector x, each step solved by GMRES with ``jvp``.
 
     ``preconditioner(x)``, if given, returns a map u ↦ M⁻¹u with M ≈ J(x); GMRES then solves the
@@ -104,6 +105,10 @@ def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float,
     ``direct(x, r)``, if given, returns ``(d, jvps)``: the Newton step d = −J(x)⁻¹r itself (a small system
     whose Jacobian is formed densely from ``jvps`` Jacobian-vector products), or None to fall back to
     GMRES at that step.
+
+    ``eta_min`` bounds the GMRES forcing term from below: with an approximate Jacobian (``jvp`` of a
+    cheaper estimate of F) solving each step more tightly than the Jacobian's own error buys nothing, and
+    the iteration converges linearly at a rate of about max(eta_min, that error).
 
     ``measure(x, r)`` is the convergence measure (the solver's relative residual; inf when x is not
     admissible). A step is accepted when it lowers ‖F‖₂ (Armijo, halving down to 2⁻¹⁰); the run stops
@@ -132,7 +137,7 @@ def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float,
         f0 = float(jnp.linalg.norm(r))
         # forcing term (Eisenstat–Walker, choice 2): loose far from the root, tight near it
         eta = 0.1 if f_prev is None else float(np.clip(0.9 * (f0 / f_prev) ** 2, 1e-10, 0.1))
-        eta = min(eta, max(res, 1e-10))
+        eta = max(min(eta, max(res, 1e-10)), eta_min)
         k = None
         step = None if direct is None else direct(x, r)
         d = None

@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._resources import require_memory, single_blas_thread
-from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int, report_nonconvergence
+from .._validate import (ConvergenceError, FLTheoryInputError, MonteCarloWarning, choice, positive, positive_int,
+                         report_nonconvergence)
 from ..activations import get_activation
 from ..kernels.gp import predict_with_kernel
 from ..kernels.nngp import nngp_kernels
@@ -40,6 +41,8 @@ METHODS = ("auto", "reduced", "full")
 #: with method='auto', the linear RNN uses its low-rank coordinates from this n = T·P on (below it the full
 #: Newton–Krylov compiles and runs faster; measured in benchmarks/saddle_scaling.py)
 REDUCED_MIN_N = 128
+#: nonlinear φ: base draws of the coarse stage (see :func:`coarse_draws`)
+COARSE_MIN, COARSE_FRACTION = 1024, 16
 #: bytes of fixed Sobol' base draws kept in memory with ``draws='auto'`` (beyond: counter-based MC)
 SOBOL_BUDGET = 64 * 2**20
 #: bytes of one chunk's working arrays in the importance pass
@@ -62,18 +65,23 @@ def problem_from_task(task, arch: str = "rnn", g2: float = 1.0, gu2: float = 1.0
     return prob
 
 
-def _sign_group(prob: SaddleProblem, m: int) -> np.ndarray:
-    """Rows of ±1 closing the draws under h → −h and, for the RNN, h_t → (−1)^t h_t (odd-lag symmetry)."""
-    rows = [np.ones(m), -np.ones(m)]
+def _sign_group(prob: SaddleProblem, m: int, odd: bool = False) -> np.ndarray:
+    """Rows of ±1 closing the base draws z under z → −z and, for the RNN, z_t → (−1)^t z_t (odd-lag symmetry).
+
+    For odd φ every statistic the solver accumulates (φφᵀ, u uᵀ, φ'φ'ᵀ, φ''⊙Ĉφ, the weight) is even in z,
+    so the z → −z copy would add each draw's contribution a second time: it is left out (half the
+    cost, and an ESS and standard errors that count each distinct draw once)."""
+    rows = [np.ones(m)] if odd else [np.ones(m), -np.ones(m)]
     if prob.tied and prob.T > 1:
         s = alternating_signs(prob.T, prob.P)
-        rows += [s, -s]
+        rows += [s] if odd else [s, -s]
     return np.stack(rows)
 
 
-def draw_plan(prob: SaddleProblem, n_mc: int, seed: int, draws: str = "auto") -> DrawPlan:
+def draw_plan(prob: SaddleProblem, n_mc: int, seed: int, draws: str = "auto", odd: bool = False) -> DrawPlan:
     """Fixed draws for the importance-sampled action: ``n_mc`` base rows (rounded up to whole chunks,
-    and for Sobol' to a power of 2), each expanded by the sign group (2 or 4 draws per base row).
+    and for Sobol' to a power of 2), each expanded by the sign group (1–4 draws per base row; ``odd``:
+    φ is odd, see :func:`_sign_group`).
 
     ``draws='sobol'``: scrambled Sobol' points (``scipy.stats.qmc``) through the normal quantile, kept in
     memory (n_mc·m floats); ``'mc'``: counter-based normals generated chunk by chunk (memory independent of
@@ -83,7 +91,7 @@ def draw_plan(prob: SaddleProblem, n_mc: int, seed: int, draws: str = "auto") ->
     choice("draws", draws, DRAWS)
     lay = Layout(prob.T, prob.P, prob.tied)
     m = lay.m
-    signs = _sign_group(prob, m)
+    signs = _sign_group(prob, m, odd)
     if draws == "auto":
         draws = "sobol" if 2 ** math.ceil(math.log2(n_mc)) * m * 8 <= SOBOL_BUDGET else "mc"
     # rows per chunk: a chunk holds ~8 arrays of (chunk·n_signs, m) floats for each of the B blocks
@@ -101,6 +109,14 @@ def draw_plan(prob: SaddleProblem, n_mc: int, seed: int, draws: str = "auto") ->
         n_base = int(math.ceil(n_mc / chunk) * chunk)
         base = None
     return DrawPlan(base, jax.random.PRNGKey(int(seed)), n_base, chunk, jnp.asarray(signs))
+
+
+def coarse_draws(n_mc: int) -> int:
+    """Base draws of the coarse stage of a nonlinear solve: n_mc/16, at least 1024 (and at most n_mc).
+
+    Newton from the initial point, the homotopy and the proposal fits run on these; the fine stage
+    then solves the equations of all n_mc draws with the coarse Jacobian (:func:`_fine_newton`)."""
+    return int(min(n_mc, max(COARSE_MIN, n_mc // COARSE_FRACTION)))
 
 
 def _krylov_restart(prob: SaddleProblem, restart: int | None) -> int:
@@ -138,19 +154,65 @@ def _unflat(v, shape):
     return v[:k].reshape(shape), v[k:].reshape(shape)
 
 
-def _run_newton(eq: Equations, x0, tol, max_iter, restart):
+def _run_newton(eq: Equations, x0, tol, max_iter, restart, eta_min: float = 1e-10):
     shape = x0[0].shape
     F, J = eq.F_flat, eq.jvp_flat
     measure = lambda v, r: eq.residual_norm(_unflat(v, shape), _unflat(r, shape))
     v, rec = newton_krylov(F, J, _flat(x0), measure, tol, max_iter, restart,
-                           preconditioner=eq.preconditioner if eq.linear and eq.layout.tied else None)
+                           preconditioner=eq.preconditioner if eq.linear and eq.layout.tied else None,
+                           eta_min=eta_min)
     return _unflat(v, shape), rec
 
 
-def _homotopy(prob, act, plan, A, x_lazy, tol, max_iter, restart, log):
-    """Ramp the targets y → λy, λ: 0 → 1, each step solved from the previous one (adaptive step)."""
-    return ramp(lambda lam, x: _run_newton(Equations(prob, act, plan, A, scale=lam), x, tol, max_iter, restart),
-                x_lazy, log)
+def _homotopy(prob, act, plan, A, x_lazy, tol, max_iter, restart, log, refit: bool = False):
+    """Ramp the targets y → λy, λ: 0 → 1, each step solved from the previous one (adaptive step).
+
+    ``refit`` (importance-sampled φ): after each converged step the proposal is re-fitted to the tilted
+    measure there, so it follows the tilt as it grows (from the prior proposal at λ = 0, the ESS of a
+    strongly tilted measure in T·P dimensions collapses). Returns ramp's tuple and the last proposal."""
+    state = {"A": A}
+
+    def solve_at(lam, x):
+        eq = Equations(prob, act, plan, state["A"], scale=lam)
+        xn, rec = _run_newton(eq, x, tol, max_iter, restart)
+        if rec.converged and refit:
+            state["A"] = _proposal(eq, xn)
+        return xn, rec
+
+    return ramp(solve_at, x_lazy, log), state["A"]
+
+
+#: GMRES forcing floor of the fine stage: the coarse Jacobian is only a few % accurate anyway
+FINE_ETA = 0.05
+#: the fine stage converges only linearly, so it runs to tol·FINE_MARGIN: the error left in the unknowns
+#: (e.g. the lag-1 blocks of a block-diagonal solution, exactly 0 at the root) is then well below tol too
+FINE_MARGIN = 1e-2
+#: relative residual to which the coarse stage is solved (it only seeds the fine stage and fits the proposal)
+COARSE_TOL = 1e-6
+
+
+def _fine_newton(prob, act, fine: DrawPlan, coarse: DrawPlan, A, x, tol, max_iter, restart, log):
+    """Newton on the equations of the fine draws with the Jacobian of the coarse ones.
+
+    The root is set by F alone (fine draws); the Jacobian only steers the steps, and the coarse one
+    differs from the fine one by the Monte-Carlo error of its draws (a few %), so Newton converges
+    linearly at about that rate, each step costing one fine F and GMRES on coarse jvps
+    (n_coarse/n_fine of the cost). Falls back to the fine Jacobian if that fails."""
+    shape = x[0].shape
+    eqf, eqc = Equations(prob, act, fine, A), Equations(prob, act, coarse, A)
+    measure = lambda v, r: eqf.residual_norm(_unflat(v, shape), _unflat(r, shape))
+    v, rec = newton_krylov(eqf.F_flat, eqc.jvp_flat, _flat(x), measure, tol * FINE_MARGIN, max_iter, restart,
+                           eta_min=FINE_ETA)
+    log(f"fine draws ({fine.n_draws}), coarse Jacobian ({coarse.n_draws}): {rec.iterations} steps, "
+        f"{rec.matvecs} jvps, residual {rec.history[-1]:.3g} {rec.reason}")
+    if not rec.converged and not rec.history[-1] < tol:  # short of tol·FINE_MARGIN but within tol: accepted
+        x2, rec2 = _run_newton(eqf, _unflat(v, shape), tol, max_iter, restart)
+        rec2.iterations += rec.iterations
+        rec2.matvecs += rec.matvecs
+        rec2.history = rec.history + rec2.history
+        return eqf, x2, rec2
+    rec.converged = True
+    return eqf, _unflat(v, shape), rec
 
 
 def _proposal(eq: Equations, x) -> jax.Array:
@@ -223,7 +285,10 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         :func:`~fltheory.saddle.single_neuron.mcmc_moments`).
     homotopy : on failure, ramp the targets from 0 to 1 (continuation from the lazy solution).
     n_adapt : nonlinear φ: number of times the importance proposal is re-fitted to the tilted ⟨hhᵀ⟩ and
-        the equations re-solved (the first solve uses the prior N(0, K) as proposal).
+        the equations re-solved (the first solve uses the prior N(0, K) as proposal; the homotopy, when it
+        runs, re-fits it at every step). Nonlinear solves run in two stages: everything up to here on
+        :func:`coarse_draws` ``(n_mc)`` base draws, then the equations of all ``n_mc`` draws by Newton with
+        the coarse Jacobian (docs/theory/unified.md §8).
     krylov_restart : GMRES restart length (default: n_sup·O + 2T + 20, capped by memory).
     method : linear φ only. ``reduced``: Newton on the exact low-rank coordinates (docs/theory/unified.md
         §3; needs r < T·P for the RNN, r < P for the DNN, r = T·k resp. m·k, k = rank of the targets,
@@ -249,7 +314,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         n_base = 2 ** math.ceil(math.log2(n_mc))
         sob = draws == "sobol" or (draws == "auto" and n_base * lay.m * 8 <= SOBOL_BUDGET)
         probe = DrawPlan(jnp.zeros((1, 1)) if sob else None, None, n_base, min(n_base, 4096),
-                         jnp.zeros((4 if prob.tied and prob.T > 1 else 2, 1)))
+                         jnp.zeros(((1 if act.odd else 2) * (2 if prob.tied and prob.T > 1 else 1), 1)))
     choice("method", method, METHODS)
     can_reduce = linear and linear_rnn.applies(prob)
     if method == "reduced" and not can_reduce:
@@ -267,42 +332,62 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
                    "reduce P or T (or krylov_restart; for nonlinear φ, n_mc or draws='mc')")
     C0, H0 = _init_blocks(task, prob, act, init, lay)
     log = (lambda s: print(f"[saddle] {s}", flush=True)) if verbose else (lambda s: None)
-    plan = None if linear else draw_plan(prob, n_mc, mc_seed, draws)
+    plan = None if linear else draw_plan(prob, n_mc, mc_seed, draws, act.odd)
+    n_coarse = coarse_draws(n_mc)
+    coarse = None if linear or n_coarse >= plan.n_base else draw_plan(prob, n_coarse, mc_seed, draws, act.odd)
     t0 = time.perf_counter()
     with single_blas_thread():
-        eq = Equations(prob, act, plan)
+        # nonlinear φ: Newton, homotopy and proposal fits on the coarse draws, then the fine draws
+        stage = plan if coarse is None else coarse
+        ctol = tol if coarse is None else max(tol, COARSE_TOL)
+        A = None
+        if not linear and init is not None:  # continuation: fit the proposal to the given point at once
+            A = _proposal(Equations(prob, act, stage), (C0, H0))
+        eq = Equations(prob, act, stage, A)
         def run_reduced():
             out = linear_rnn.solve_reduced(prob, np.asarray(C0), np.asarray(H0), tol, max_iter, homotopy, log)
             return ((jnp.asarray(out["C"]), jnp.asarray(out["Chat"])), out["converged"],
                     out["iterations"], out["matvecs"], list(out["history"]), out["method"])
 
+        def add(rec):
+            nonlocal iters, mv, hist
+            iters, mv, hist = iters + rec.iterations, mv + rec.matvecs, hist + list(rec.history)
+
         if reduced:  # linear φ: the exact low-rank coordinates of docs/theory/unified.md §3
             x, ok, iters, mv, hist, used = run_reduced()
         else:
-            x, rec = _run_newton(eq, (C0, H0), tol, max_iter, restart)
+            x, rec = _run_newton(eq, (C0, H0), ctol, max_iter, restart)
             ok, iters, mv, hist = rec.converged, rec.iterations, rec.matvecs, list(rec.history)
-            used = "newton-krylov"
+            used = "newton-krylov" if coarse is None else f"newton-krylov(coarse {coarse.n_base})"
             log(f"newton: {rec.iterations} steps, {rec.matvecs} jvps, residual {hist[-1]:.3g} {rec.reason}")
         if not ok and homotopy and not reduced:
             Cl = jnp.asarray(lay.from_dense(nngp_kernels(task.X, phi=act, g2=prob.g2, gu2=prob.gu2,
                                                          tied=prob.tied).C))
-            x, ok, it2, mv2, h2 = _homotopy(prob, act, plan, None, (Cl, jnp.zeros_like(Cl)), tol, max_iter,
-                                             restart, log)
+            (x, ok, it2, mv2, h2), A = _homotopy(prob, act, stage, None, (Cl, jnp.zeros_like(Cl)), ctol,
+                                                 max_iter, restart, log, refit=not linear)
             iters, mv, hist = iters + it2, mv + mv2, hist + h2
             used += "+homotopy"
+            if not linear:
+                eq = Equations(prob, act, stage, A)
         if not ok and fallback:
             log("full solver failed: reduced coordinates")
             x, ok, it2, mv2, h2, used2 = run_reduced()
             iters, mv, hist, used = iters + it2, mv + mv2, hist + h2, f"{used}, then {used2}"
         if not linear and ok and n_adapt:
             for _ in range(n_adapt):
-                eq = Equations(prob, act, plan, _proposal(eq, x))
-                x, rec = _run_newton(eq, x, tol, max_iter, restart)
-                iters, mv, hist = iters + rec.iterations, mv + rec.matvecs, hist + rec.history
+                A = _proposal(eq, x)
+                eq = Equations(prob, act, stage, A)
+                x, rec = _run_newton(eq, x, ctol, max_iter, restart)
+                add(rec)
                 ok = rec.converged
                 if not ok:
                     break
             used += f"+adapted-proposal({n_adapt})"
+        if not linear and ok and coarse is not None:
+            eq, x, rec = _fine_newton(prob, act, plan, coarse, A, x, tol, max_iter, restart, log)
+            add(rec)
+            ok = rec.converged
+            used += f"+fine({plan.n_base}, coarse Jacobian)"
         res = eq.residual_norm(x)
         ok = bool(ok and res < tol)
         wall = time.perf_counter() - t0
@@ -323,7 +408,7 @@ def saddle_residual(task, C, Chat, arch: str = "rnn", phi="linear", g2: float = 
     act = get_activation(phi, "phi")
     prob = problem_from_task(task, arch, g2, gu2, gw2, kappa)
     lay = Layout(prob.T, prob.P, prob.tied)
-    plan = None if act.closed_form == "linear" else draw_plan(prob, n_mc, mc_seed)
+    plan = None if act.closed_form == "linear" else draw_plan(prob, n_mc, mc_seed, odd=act.odd)
     eq = Equations(prob, act, plan)
     x = (jnp.asarray(lay.from_dense(C)), jnp.asarray(lay.from_dense(Chat)))
     return eq.residual_norm(x)
@@ -405,7 +490,7 @@ def _finish(task, prob, eq: Equations, act, x, info, mc_seed, mc_tol, mcmc_check
             warnings.warn(
                 f"solve: Monte-Carlo error of C ≈ {mc_error:.2%} > mc_tol = {mc_tol:.2%} (importance-sampling "
                 f"ESS {ess:.0f} of {eq.plan.n_draws} draws); increase n_mc (the error falls like 1/√n_mc) or "
-                f"n_adapt", RuntimeWarning, stacklevel=3)
+                f"n_adapt", MonteCarloWarning, stacklevel=3)
     diag_kw = {}
     if mcmc_check and not eq.linear:
         mm = mcmc_moments(K, Chat, act, seed=mc_seed, **mcmc_kw)
