@@ -11,7 +11,7 @@ every other step supervised, D = 8); a case is stopped after ``--limit`` seconds
 The method column says which solver ran (``newton(reduced)``: the linear RNN's low-rank coordinates,
 docs/theory/unified.md §3).
 
-Usage: python benchmarks/saddle_scaling.py [--quick] [--limit 300]
+Usage: python benchmarks/saddle_scaling.py [--quick | --erf] [--limit 300]
 """
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="only the small sizes")
     ap.add_argument("--limit", type=float, default=300.0, help="seconds per case")
+    ap.add_argument("--erf", action="store_true", help="only the erf rows (n_mc = 16384, no dense ratio)")
     a = ap.parse_args()
     E, S = "endpoint", "sequential"
     cases = [(3, 4, "rnn", "linear", 1, E), (6, 4, "rnn", "linear", 1, E), (10, 5, "rnn", "linear", 1, E),
@@ -85,6 +86,10 @@ def main():
     cases += [(10, 100, "dnn", "linear", 1, E), (3, 4, "rnn", "erf", 4096, E), (6, 4, "rnn", "erf", 4096, E)]
     if not a.quick:
         cases += [(10, 10, "rnn", "erf", 16384, E), (10, 100, "dnn", "erf", 16384, E)]
+    if a.erf:
+        cases = [(3, 4, "rnn", "erf", 16384, E), (6, 4, "rnn", "erf", 16384, E), (10, 4, "rnn", "erf", 16384, E),
+                 (10, 10, "rnn", "erf", 16384, E), (10, 10, "dnn", "erf", 16384, E),
+                 (10, 100, "dnn", "erf", 16384, E)]
     print(f"{'n':>5} {'task':>4} {'arch':>4} {'phi':>6} {'n_mc':>6} {'wall s':>8} {'peak GB':>8} {'iters':>5} "
           f"{'jvps':>6} {'residual':>9} {'mc err':>7} {'old/new':>8}  method / note", flush=True)
     lin = []
@@ -92,7 +97,7 @@ def main():
         n = T * P
         r = run(T, P, arch, phi, n_mc, False, a.limit, kind)
         ratio = ""
-        if n <= 24:
+        if n <= 24 and not a.erf:
             d = run(T, P, arch, phi, n_mc, True, a.limit)
             ratio = f"{d['wall'] / r['wall']:.1f}" if d.get("ok") and r.get("ok") else "-"
         if r.get("ok") and arch == "rnn" and phi == "linear" and kind == E:

@@ -80,3 +80,26 @@ def test_sweeps_summarise_monte_carlo_warnings():
     assert len(mc) == 1
     assert "a sweep: 3 solve(s)" in str(mc[0].message) and "3.25%" in str(mc[0].message)
     assert any(issubclass(w.category, UserWarning) and "something else" in str(w.message) for w in rec)
+
+
+def test_a_proposal_fit_that_does_not_resolve_is_dropped(monkeypatch):
+    """The proposal only changes the variance of the estimate: when re-solving with a newly fitted one
+    fails, the solve keeps the previous proposal and its solution instead of failing."""
+    from fltheory.saddle import rnn
+    from fltheory.saddle.newton_krylov import NewtonRecord
+
+    real = rnn._run_newton
+    calls = {"n": 0}
+
+    def flaky(eq, x0, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the second proposal fit (1: from the start, 2: first fit)
+            return x0, NewtonRecord(False, 6, 10, [1.0], "stalled")
+        return real(eq, x0, *a, **k)
+
+    monkeypatch.setattr(rnn, "_run_newton", flaky)
+    task = endpoint_task(P=2, P_test=1, T=3, D=4, signal=1.0, seed=2)
+    sol = solve(task, phi="erf", kappa=0.1, n_mc=4096)
+    assert calls["n"] == 3
+    assert sol.diagnostics.converged and sol.diagnostics.residual < 1e-10
+    assert "adapted-proposal(1)" in sol.diagnostics.method and "fine(4096" in sol.diagnostics.method

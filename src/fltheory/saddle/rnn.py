@@ -374,15 +374,18 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
             x, ok, it2, mv2, h2, used2 = run_reduced()
             iters, mv, hist, used = iters + it2, mv + mv2, hist + h2, f"{used}, then {used2}"
         if not linear and ok and n_adapt:
+            done = 0
             for _ in range(n_adapt):
-                A = _proposal(eq, x)
-                eq = Equations(prob, act, stage, A)
-                x, rec = _run_newton(eq, x, ctol, max_iter, restart)
+                A_new = _proposal(eq, x)
+                eq_new = Equations(prob, act, stage, A_new)
+                x_new, rec = _run_newton(eq_new, x, ctol, max_iter, restart)
                 add(rec)
-                ok = rec.converged
-                if not ok:
+                if not rec.converged:
+                    # the proposal changes only the variance of the estimate: keep the last one that solved
+                    log(f"proposal fit {done + 1} did not re-solve ({rec.reason}): keeping the previous one")
                     break
-            used += f"+adapted-proposal({n_adapt})"
+                x, A, eq, done = x_new, A_new, eq_new, done + 1
+            used += f"+adapted-proposal({done})"
         if not linear and ok and coarse is not None:
             eq, x, rec = _fine_newton(prob, act, plan, coarse, A, x, tol, max_iter, restart, log)
             add(rec)
