@@ -19,6 +19,8 @@ BAD = [
     (["phase-diagram", "--smin", "3", "--smax", "1"], "smax"),
     (["phase-diagram", "--n", "1"], "n"),
     (["phase-diagram", "--widths", "128,x"], "widths"),
+    (["phase-diagram", "--n-mc", "0"], "n-mc"),
+    (["phase-diagram", "--relaxation-times", "-1"], "relaxation-times"),
     (["phase-diagram", "--sim-signals", "-1"], "sim_signals"),
     (["phase-diagram", "--phi", "foo"], "phi"),
     (["phase-diagram", "--kappa", "abc"], "--kappa"),

@@ -21,20 +21,25 @@ def register(app: typer.Typer) -> None:
         P: int = typer.Option(4, help="training patterns"),
         T: int = typer.Option(3, help="time steps / depth"),
         seed: int = typer.Option(0, help="seed of the task and the Langevin chains"),
+        relaxation_times: float = typer.Option(0.0, "--relaxation-times", help="Langevin burn-in in prior "
+                                               "relaxation times (0: the default, 12 RNN / 4 DNN; erf above "
+                                               "y_c needs ~50 for the chains to break the W -> -W symmetry)"),
         out: Optional[str] = typer.Option(None, help="output directory"),
     ):
         """Sweep the signal for RNN and DNN: order parameter, W outlier, test error (theory + Langevin)."""
         from ..experiments.phase import run_phase_diagram
         from ..io import output_dir, report_written
 
-        from .._validate import positive_int
+        from .._validate import positive, positive_int
 
         positive_int("n-mc", n_mc)
+        positive("relaxation-times", relaxation_times, allow_zero=True)
         w = _numbers("widths", widths, int)
         ss = _numbers("sim-signals", sim_signals, float)
         d = output_dir("phase-diagram", out)
         paths = run_phase_diagram(d, signals=_signal_grid(smin, smax, n), widths=w, sim_signals=ss,
                                   task_kw=dict(P=P, T=T, seed=seed), kappa=kappa, phi=phi, seed=seed,
+                                  sim_kw={"relaxation_times": relaxation_times} if relaxation_times > 0 else None,
                                   **({} if phi == "linear" else {"n_mc": n_mc}))
         report_written(paths)
 
