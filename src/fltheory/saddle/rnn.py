@@ -288,7 +288,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
         the equations re-solved (the first solve uses the prior N(0, K) as proposal; the homotopy, when it
         runs, re-fits it at every step). Nonlinear solves run in two stages: everything up to here on
         :func:`coarse_draws` ``(n_mc)`` base draws, then the equations of all ``n_mc`` draws by Newton with
-        the coarse Jacobian (docs/theory/unified.md §8).
+        the coarse Jacobian (docs/theory/unified.md §3, "Two stages").
     krylov_restart : GMRES restart length (default: n_sup·O + 2T + 20, capped by memory).
     method : linear φ only. ``reduced``: Newton on the exact low-rank coordinates (docs/theory/unified.md
         §3; needs r < T·P for the RNN, r < P for the DNN, r = T·k resp. m·k, k = rank of the targets,
