@@ -5,6 +5,8 @@ with the name of the offending parameter, so a user sees one clear error.
 """
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -24,42 +26,29 @@ class ConvergenceWarning(RuntimeWarning):
 
 class MonteCarloWarning(RuntimeWarning):
     """A Monte-Carlo estimate (e.g. the importance-sampled C of ``saddle.solve``) is less accurate than
-    asked (``mc_tol``). Sweeps gather these into one summary (:func:`summarise_mc_warnings`)."""
+    asked (``mc_tol``); ``error`` is its relative error. Sweeps gather these into one summary
+    (:func:`summarise_mc_warnings`)."""
+
+    def __init__(self, message: str, error: float = float("nan")):
+        super().__init__(message)
+        self.error = float(error)
 
 
-class summarise_mc_warnings:
-    """Context manager for sweeps: the :class:`MonteCarloWarning` of each solve inside is held back, and
-    one summary is issued on exit (how many solves, the worst error and its message)."""
-
-    def __init__(self, what: str):
-        self.what = what
-
-    def __enter__(self):
-        import warnings
-
-        self._cm = warnings.catch_warnings(record=True)
-        self._log = self._cm.__enter__()
+@contextlib.contextmanager
+def summarise_mc_warnings(what: str):
+    """For sweeps: the :class:`MonteCarloWarning` of each solve inside is held back, and one summary
+    (how many solves, the worst one's message) is issued on exit; other warnings pass through."""
+    with warnings.catch_warnings(record=True) as log:
         warnings.simplefilter("always", MonteCarloWarning)
-        return self
-
-    def __exit__(self, *exc):
-        import re
-        import warnings
-
-        log = self._log
-        self._cm.__exit__(*exc)
-        mc = [w for w in log if issubclass(w.category, MonteCarloWarning)]
-        for w in log:  # everything else passes through unchanged
-            if not issubclass(w.category, MonteCarloWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if mc and exc[0] is None:
-            def pct(w):
-                m = re.search(r"≈ ([0-9.]+)%", str(w.message))
-                return float(m.group(1)) if m else 0.0
-            worst = max(mc, key=pct)
-            warnings.warn(f"{self.what}: {len(mc)} solve(s) above the Monte-Carlo tolerance; worst: "
-                          f"{worst.message}", MonteCarloWarning, stacklevel=2)
-        return False
+        yield
+    mc = [w.message for w in log if isinstance(w.message, MonteCarloWarning)]
+    for w in log:
+        if not isinstance(w.message, MonteCarloWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if mc:
+        worst = max(mc, key=lambda m: m.error if m.error == m.error else -1.0)
+        warnings.warn(MonteCarloWarning(f"{what}: {len(mc)} solve(s) above the Monte-Carlo tolerance; worst: "
+                                        f"{worst}", worst.error), stacklevel=3)
 
 
 def report_nonconvergence(message: str, throw: bool, stacklevel: int = 3) -> None:

@@ -74,7 +74,8 @@ def test_sweeps_summarise_monte_carlo_warnings():
     with pytest.warns(MonteCarloWarning) as rec:
         with summarise_mc_warnings("a sweep"):
             for pct in (1.5, 3.25, 2.0):
-                warnings.warn(f"solve: Monte-Carlo error of C ≈ {pct:.2f}% > mc_tol = 1.00%", MonteCarloWarning)
+                warnings.warn(MonteCarloWarning(f"solve: Monte-Carlo error of C ≈ {pct:.2f}% > mc_tol = 1.00%",
+                                                pct / 100))
             warnings.warn("something else", UserWarning)
     mc = [w for w in rec if issubclass(w.category, MonteCarloWarning)]
     assert len(mc) == 1

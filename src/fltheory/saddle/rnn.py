@@ -490,10 +490,10 @@ def _finish(task, prob, eq: Equations, act, x, info, mc_seed, mc_tol, mcmc_check
         ess = float(np.min(np.asarray(st["ess"])))
         mc_error = float(np.max(np.asarray(st["sem"])) / max(np.max(np.abs(C)), 1e-300))
         if mc_error > mc_tol:
-            warnings.warn(
+            warnings.warn(MonteCarloWarning(
                 f"solve: Monte-Carlo error of C ≈ {mc_error:.2%} > mc_tol = {mc_tol:.2%} (importance-sampling "
                 f"ESS {ess:.0f} of {eq.plan.n_draws} draws); increase n_mc (the error falls like 1/√n_mc) or "
-                f"n_adapt", MonteCarloWarning, stacklevel=3)
+                f"n_adapt", mc_error), stacklevel=3)
     diag_kw = {}
     if mcmc_check and not eq.linear:
         mm = mcmc_moments(K, Chat, act, seed=mc_seed, **mcmc_kw)
