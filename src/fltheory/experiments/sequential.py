@@ -39,6 +39,20 @@ def relative_step_errors(f_test, task) -> np.ndarray:
     return np.where(power > 0, sq / np.where(power > 0, power, 1.0), np.nan)
 
 
+def step_error_sem(samples, task) -> np.ndarray:
+    """Jackknife standard error ``[T]`` over chains of :func:`relative_step_errors` of the
+    posterior-mean prediction. ``samples``: the :class:`~fltheory.sampling.PosteriorSamples` of
+    :func:`simulation`. The error is a nonlinear function of the chain average, so leave-one-chain-out
+    replicates, not the spread of per-chain errors, give its standard error. It has n_chains − 1
+    degrees of freedom: compare with a Student-t quantile, not a normal one."""
+    f = np.asarray(samples.f_chains)[:, task.P:]
+    n = f.shape[0]
+    if n < 2:
+        raise FLTheoryInputError(f"n_chains: a standard error needs at least 2 chains, got {n}")
+    reps = np.stack([relative_step_errors(np.delete(f, c, axis=0).mean(0), task) for c in range(n)])
+    return np.sqrt((n - 1) / n * np.sum((reps - reps.mean(0)) ** 2, axis=0))
+
+
 def split_errors(per_step, task) -> dict:
     sup = task.M[0].astype(bool)
     mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
