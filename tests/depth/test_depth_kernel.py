@@ -19,7 +19,7 @@ IU = np.triu_indices(4)
 def test_ode_relu_diagonal_closed_form():
     # relu: E[φ(h)²] = Σ/2, so the diagonal solves dΣ/dt = a²Σ/2 exactly: Σ_1 = Σ_0 e^{a²/2}.
     for a in (0.5, 1.0, 1.7):
-        S1 = np.asarray(depth_ode_kernel(X, "relu", a)[0])
+        S1 = depth_ode_kernel(X, "relu", a).Sigma[0]
         np.testing.assert_allclose(np.diag(S1), np.diag(input_kernel(X)) * np.exp(a**2 / 2), rtol=1e-8)
 
 
@@ -28,7 +28,7 @@ def test_recursion_is_first_order_euler_for_ode(phi):
     # Deterministic: ‖Σ_rec(L) − Σ_ODE‖ must fall like 1/L (Euler); the fitted slope over L=16..128
     # is −1 up to O(1/L) corrections (measured −0.99 to −1.00), so ±0.05 can fail on any O(1/L^2)
     # or O(1/√L) behaviour.
-    ode = np.asarray(depth_ode_kernel(X, phi, 1.0)[0])
+    ode = depth_ode_kernel(X, phi, 1.0).Sigma[0]
     Ls = np.array([16, 32, 64, 128])
     err = [np.linalg.norm(np.asarray(recursion_kernel(X, phi, 1.0, int(L))[-1]) - ode) for L in Ls]
     slope = np.polyfit(np.log(Ls), np.log(err), 1)[0]
@@ -45,7 +45,7 @@ def test_empirical_kernel_tracks_recursion_and_approaches_ode_with_depth():
     # correlated, measured 0.5–2.1 over repeated draws; 3 allows the O(1/N) bias), and must differ
     # from the ODE by the discretisation error, which is many s.e. at L=1 (measured chi² 32–48) and
     # shrinks with L (10–12 at L=2, 2–3 at L=4).
-    ode = np.asarray(depth_ode_kernel(X, "relu", 1.0)[0])
+    ode = depth_ode_kernel(X, "relu", 1.0).Sigma[0]
     chi_ode = []
     for L in (1, 2, 4):
         rec = np.asarray(recursion_kernel(X, "relu", 1.0, L)[-1])

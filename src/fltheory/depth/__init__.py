@@ -4,7 +4,8 @@ Conventions: docs/conventions.md §11. Theory: docs/theory/depth.md.
 
 - :mod:`.model` — the network (pure ``init_params`` / ``forward``), three architectures.
 - :mod:`.backward` — ``jax.custom_vjp`` product whose backward pass uses W̃ = W̃(0) + ΔW.
-- :mod:`.kernel_ode` — depth ODE for the kernel at initialisation, its Euler recursion, Monte Carlo.
+- :mod:`.kernel_ode` — depth ODE for the kernel at initialisation (a :class:`DepthKernel` with
+  ``diagnostics``), its Euler recursion, Monte Carlo.
 - :mod:`.tangent` — infinite-width first-step kernels of the reused and decoupled modes.
 - :mod:`.training` — full-batch GD with either backward mode; feature–gradient covariance.
 - :mod:`.data` — the synthetic regression task.
@@ -13,13 +14,13 @@ Conventions: docs/conventions.md §11. Theory: docs/theory/depth.md.
 from .backward import decoupled_matmul
 from .data import RegressionTask, teacher_task
 from .experiments import covariance_experiment, gap_experiment, kernel_experiment
-from .kernel_ode import depth_ode_kernel, empirical_kernels, input_kernel, recursion_kernel
+from .kernel_ode import DepthKernel, depth_ode_kernel, empirical_kernels, input_kernel, recursion_kernel
 from .model import ARCHS, MODES, ResNetConfig, forward, init_params
 from .tangent import deriv_kernel_map, empirical_tangent_kernels, linearised_losses, tangent_kernels
 from .training import feature_gradient_covariance, train
 
 __all__ = [
-    "ARCHS", "MODES", "RegressionTask", "ResNetConfig", "covariance_experiment", "decoupled_matmul",
+    "ARCHS", "DepthKernel", "MODES", "RegressionTask", "ResNetConfig", "covariance_experiment", "decoupled_matmul",
     "depth_ode_kernel", "deriv_kernel_map", "empirical_kernels", "empirical_tangent_kernels",
     "feature_gradient_covariance", "forward", "gap_experiment", "init_params", "input_kernel",
     "kernel_experiment", "linearised_losses", "recursion_kernel", "tangent_kernels", "teacher_task", "train",

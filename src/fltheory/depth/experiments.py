@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from .._validate import FLTheoryInputError, choice, positive, positive_int
+from .._validate import FLTheoryInputError, choice, finite_array, positive, positive_int
 from ..io import describe
 from .data import teacher_task
 from .kernel_ode import depth_ode_kernel, empirical_kernels, recursion_kernel
@@ -28,10 +28,17 @@ DEFAULT_A = {"depth_mup": 1.0, "mup_resnet": 1.0, "dnn": 1.5}
 
 
 def _ints(name, xs):
-    xs = tuple(xs)
+    xs = (xs,) if isinstance(xs, (int, np.integer)) else tuple(xs)
     if not xs:
         raise FLTheoryInputError(f"{name}: must not be empty")
     return tuple(positive_int(name, x) for x in xs)
+
+
+def _seed(seed, minimum: int | None = None) -> int:
+    """An integer seed (``minimum=0`` where numpy's generator, which refuses negative seeds, uses it)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise FLTheoryInputError(f"seed: expected an integer, got {seed!r}")
+    return int(seed) if minimum is None else positive_int("seed", seed, minimum=minimum)
 
 
 def _fro(A):
@@ -62,8 +69,9 @@ def kernel_experiment(phi: str = "relu", a: float = 1.0, Ns: Sequence[int] = (64
     n_seeds = positive_int("n_seeds", n_seeds, minimum=2)
     L_for_N, N_for_L = positive_int("L_for_N", L_for_N), positive_int("N_for_L", N_for_L)
     a = positive("a", a)
+    seed = _seed(seed, minimum=0)
     X = np.random.default_rng(seed).normal(size=(positive_int("P", P), positive_int("D", D)))
-    ode = np.asarray(depth_ode_kernel(X, phi, a)[0])
+    ode = depth_ode_kernel(X, phi, a).Sigma[0]
     nrm = _fro(ode)
     key = jax.random.PRNGKey(seed)
     tick = progress or (lambda: None)
@@ -133,12 +141,27 @@ def gap_experiment(archs: Sequence[str] = ARCHS, Ls: Sequence[int] = (2, 4, 8, 1
     backward pass (independent W̃(0), same ΔW). Also stored: the infinite-width linearised
     prediction of both modes (:func:`fltheory.depth.tangent.linearised_losses`). ``gap`` =
     seed-mean of loss(decoupled) − loss(reused), with standard error ``gap_se``.
+
+    ``a`` maps architectures to their branch multiplier (defaults ``DEFAULT_A``; one number sets it
+    for all). A ``lr`` at which a network's GD diverges raises one error naming ``lr``.
     """
+    archs = (archs,) if isinstance(archs, str) else tuple(archs)
+    if not archs:
+        raise FLTheoryInputError("archs: must not be empty")
     archs = tuple(choice("archs", x, ARCHS) for x in archs)
     Ls = _ints("Ls", Ls)
     N, n_seeds, steps = positive_int("N", N), positive_int("n_seeds", n_seeds, minimum=2), positive_int("steps", steps)
     lr = positive("lr", lr)
-    a = {**DEFAULT_A, **(a or {})}
+    seed = _seed(seed)
+    if a is None:
+        a = {}
+    elif not isinstance(a, dict):
+        a = {k: a for k in archs}  # one number: the same branch multiplier for every architecture
+    for k in a:
+        choice("a", k, ARCHS)
+    a = {**DEFAULT_A, **a}
+    # every network is described (and so validated: N, L, D, phi, a) before anything is computed
+    cfgs = {(arch, L): ResNetConfig(N=N, L=L, D=D, phi=phi, arch=arch, a=a[arch]) for arch in archs for L in Ls}
     task = teacher_task(jax.random.PRNGKey(seed), P=P, P_test=P_test, D=D)
     shape = (len(archs), len(Ls), len(MODES), n_seeds, steps + 1)
     loss = {k: np.zeros(shape) for k in ("train", "test")}
@@ -146,7 +169,7 @@ def gap_experiment(archs: Sequence[str] = ARCHS, Ls: Sequence[int] = (2, 4, 8, 1
     tick = progress or (lambda: None)
     for i, arch in enumerate(archs):
         for j, L in enumerate(Ls):
-            cfg = ResNetConfig(N=N, L=L, D=D, phi=phi, arch=arch, a=a[arch])
+            cfg = cfgs[arch, L]
             Ktt = tangent_kernels(task.X, cfg)
             Kst = tangent_kernels(task.X, cfg, X2=task.X_test)
             for m in range(len(MODES)):
@@ -202,11 +225,17 @@ def covariance_experiment(N: int = 128, L: int = 16, ts: Sequence[float] = (0.25
     inputs; stored raw (``min_eig``) and for the correlation matrix (``min_eig_normalised``).
     """
     L = positive_int("L", L)
+    ts = finite_array("ts", ts, ndim=1)
+    if ts.size == 0:
+        raise FLTheoryInputError("ts: must not be empty")
+    if np.any(ts < 0) or np.any(ts > 1):
+        raise FLTheoryInputError(f"ts: every depth must lie in [0, 1], got {ts.tolist()}")
     layers = tuple(int(round(float(t) * L)) for t in ts)
-    if any(not 0 <= l <= L for l in layers):
-        raise FLTheoryInputError("ts: every depth must lie in [0, 1]")
+    arch = choice("arch", arch, ARCHS)
     cfg = ResNetConfig(N=N, L=L, D=D, phi=phi, arch=arch, a=DEFAULT_A[arch])
     n_seeds = positive_int("n_seeds", n_seeds)
+    steps, lr, n_cov = positive_int("steps", steps), positive("lr", lr), positive_int("n_cov", n_cov)
+    seed = _seed(seed)
     task = teacher_task(jax.random.PRNGKey(seed), P=P, P_test=8, D=D)
     raw = np.zeros((len(MODES), n_seeds, steps, len(layers)))
     nrm = np.zeros_like(raw)

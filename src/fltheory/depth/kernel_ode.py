@@ -15,12 +15,17 @@ See docs/theory/depth.md.
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import FLTheoryInputError, finite_array, positive, positive_int
+from .._validate import FLTheoryInputError, finite_array, positive, positive_int, report_nonconvergence
+from ..activations import get_activation
+from ..diagnostics import Diagnostics
 from ..gaussian import kernel_map
 from .model import ResNetConfig, forward, init_params
 
@@ -33,31 +38,65 @@ def input_kernel(X, gu2: float = 1.0):
     return gu2 * X @ X.T / X.shape[1]
 
 
-def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float = 1.0, ts=(1.0,), rtol: float = 1e-10,
-                     atol: float = 1e-12):
-    """Solve dΣ_t/dt = a² kernel_map(φ, Σ_t) from Σ_0 = g_u² X Xᵀ/D; return Σ at ``ts`` as ``[len(ts), P, P]``.
+@dataclass(frozen=True)
+class DepthKernel:
+    """The depth-ODE kernel Σ_t at the depth times ``ts``, with the solver's convergence record.
 
-    Solved with diffrax (Tsit5, adaptive steps, tolerances ``rtol``/``atol``), in float64.
-    Raises ConvergenceError if the solver fails.
+    ``Sigma[k]`` is the P×P kernel Σ_t at t = ``ts[k]`` (float64, ``[len(ts), P, P]``); with the
+    default ``ts = (1.0,)``, ``Sigma[0]`` is the kernel at the output of the infinitely deep network.
+    ``diagnostics`` (:class:`~fltheory.diagnostics.Diagnostics`): ``converged`` = diffrax reported
+    success, ``iterations`` = accepted steps, ``residual`` = NaN (diffrax does not return its error
+    estimate; the local error per step is below ``rtol``/``atol``), ``method`` = the solver and step
+    controller, ``wall_time`` = seconds in ``diffeqsolve`` (including compilation).
+    """
+
+    Sigma: np.ndarray
+    ts: np.ndarray
+    diagnostics: Diagnostics
+
+
+def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float = 1.0, ts=(1.0,), rtol: float = 1e-10,
+                     atol: float = 1e-12, max_steps: int = 100_000, throw: bool = True) -> DepthKernel:
+    """Solve dΣ_t/dt = a² kernel_map(φ, Σ_t) from Σ_0 = g_u² X Xᵀ/D; Σ at ``ts`` as a :class:`DepthKernel`.
+
+    Solved with diffrax (Tsit5, adaptive steps, tolerances ``rtol``/``atol``, at most ``max_steps``
+    steps), in float64; ``result.Sigma`` is ``[len(ts), P, P]``. If the solver fails (e.g.
+    ``max_steps`` reached) raises :class:`~fltheory.ConvergenceError`; with ``throw=False`` (an explicit
+    opt-in) it warns (:class:`~fltheory.ConvergenceWarning`) and returns the result with
+    ``diagnostics.converged = False`` (the times it did not reach hold ``inf``).
     """
     a = positive("a", a)
+    get_activation(phi)  # the name (or callable) is checked here, before anything is solved
     ts = finite_array("ts", ts, ndim=1)
+    if ts.size == 0:
+        raise FLTheoryInputError("ts: must not be empty")
     if np.any(ts < 0) or np.any(np.diff(ts) < 0):
         raise FLTheoryInputError("ts: must be non-negative and non-decreasing")
+    rtol, atol = positive("rtol", rtol), positive("atol", atol)
+    max_steps = positive_int("max_steps", max_steps)
     S0 = input_kernel(X, gu2)
 
     def rhs(t, S, args):
         return a**2 * kernel_map(phi, S)
 
+    solver = diffrax.Tsit5()
+    t0 = time.perf_counter()
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=0.0, t1=float(ts[-1]) if ts[-1] > 0 else 1e-12,
+        diffrax.ODETerm(rhs), solver, t0=0.0, t1=float(ts[-1]) if ts[-1] > 0 else 1e-12,
         dt0=1e-3, y0=S0, saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=100_000, throw=False)
-    if not bool(diffrax.is_successful(sol.result)):
-        from .._validate import ConvergenceError
-
-        raise ConvergenceError(f"depth_ode_kernel: diffrax failed ({sol.result})")
-    return sol.ys
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=max_steps, throw=False)
+    Sigma = np.asarray(jax.block_until_ready(sol.ys))
+    wall = time.perf_counter() - t0
+    ok = bool(diffrax.is_successful(sol.result))
+    steps = int(sol.stats["num_accepted_steps"])
+    if not ok:
+        report_nonconvergence(f"depth_ode_kernel: diffrax failed after {steps} accepted steps "
+                              f"(max_steps = {max_steps}): {diffrax.RESULTS[sol.result]}; remedies: a "
+                              "larger max_steps, or looser rtol/atol", throw)
+    diagnostics = Diagnostics(converged=ok, iterations=steps, residual=float("nan"),
+                              method=f"diffrax.{type(solver).__name__}+PID(rtol={rtol:g}, atol={atol:g})",
+                              wall_time=wall)
+    return DepthKernel(Sigma=Sigma, ts=ts, diagnostics=diagnostics)
 
 
 def recursion_kernel(X, phi="relu", a: float = 1.0, L: int = 8, gu2: float = 1.0, arch: str = "depth_mup"):

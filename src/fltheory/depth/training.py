@@ -14,8 +14,9 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .._validate import choice, positive, positive_int
+from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..activations import get_activation
 from .model import MODES, ResNetConfig, forward, init_params
 
@@ -86,6 +87,9 @@ def train(key, cfg: ResNetConfig, task, mode: str = "reused", steps: int = 100, 
     η₀ N ∂ℓ/∂θ). Returns a dict of numpy arrays: ``train_loss[steps+1]``, ``test_loss[steps+1]``
     (entry k is the loss after k steps) and, when ``cov_layers`` is given, ``cov_min_eig`` and
     ``cov_min_eig_normalised`` of shape ``[steps, len(cov_layers)]``.
+
+    A step size that makes GD diverge (the train or test loss overflows to inf/NaN) raises one
+    :class:`~fltheory.FLTheoryInputError` naming ``lr``, the step at which it happened and the remedy.
     """
     choice("mode", mode, MODES)
     steps = positive_int("steps", steps)
@@ -94,8 +98,6 @@ def train(key, cfg: ResNetConfig, task, mode: str = "reused", steps: int = 100, 
     cov_layers = tuple(int(l) for l in cov_layers)
     for l in cov_layers:
         if not 0 <= l <= cfg.L:
-            from .._validate import FLTheoryInputError
-
             raise FLTheoryInputError(f"cov_layers: layer {l} outside 0..{cfg.L}")
     params, frozen = init_params(key, cfg, mode=mode, dtype=dtype)
     X, y = jnp.asarray(task.X, dtype), jnp.asarray(task.y, dtype)
@@ -106,4 +108,11 @@ def train(key, cfg: ResNetConfig, task, mode: str = "reused", steps: int = 100, 
     for k in ("cov_min_eig", "cov_min_eig_normalised"):
         if k in hist:
             out[k] = hist[k]
-    return {k: jax.device_get(v) for k, v in out.items()}
+    out = {k: jax.device_get(v) for k, v in out.items()}
+    bad = ~(np.isfinite(out["train_loss"]) & np.isfinite(out["test_loss"]))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise FLTheoryInputError(
+            f"lr: the loss became non-finite after {k} of {steps} GD steps at lr = {lr:g} ({cfg.arch}, "
+            f"N = {cfg.N}, L = {cfg.L}, phi = {cfg.phi}, {mode} backward weights); reduce lr")
+    return out
