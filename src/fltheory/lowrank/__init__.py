@@ -13,12 +13,13 @@ from .gain import get_lowrank_activation
 from .memory import decode_history, memory_dataset, run_schedule
 from .network import Vectors, init_vectors, network_loss, network_rollout, train_network, vectors_with_gram
 from .overlaps import Layout, conserved_quantity, gram
-from .tasks import Task, damped_oscillation, flip_flop, impulse_response
+from .tasks import (READOUTS, Task, damped_oscillation, decision_making, flip_flop, impulse_response,
+                    random_teacher_gram, teacher_student)
 
 __all__ = [
-    "Layout", "Task", "Vectors", "compare", "conserved_quantity", "damped_oscillation", "decode_history",
-    "degenerate_partner", "effective_rollout", "flip_flop", "get_lowrank_activation", "gram",
-    "impulse_response", "init_vectors", "make_overlap_loss", "memory_dataset", "network_loss", "network_rollout",
-    "overlap_dynamics", "overlap_velocity", "run_schedule", "symmetric_gradient", "train_network",
-    "vectors_with_gram",
+    "READOUTS", "Layout", "Task", "Vectors", "compare", "conserved_quantity", "damped_oscillation",
+    "decision_making", "decode_history", "degenerate_partner", "effective_rollout", "flip_flop",
+    "get_lowrank_activation", "gram", "impulse_response", "init_vectors", "make_overlap_loss", "memory_dataset",
+    "network_loss", "network_rollout", "overlap_dynamics", "overlap_velocity", "random_teacher_gram",
+    "run_schedule", "symmetric_gradient", "teacher_student", "train_network", "vectors_with_gram",
 ]

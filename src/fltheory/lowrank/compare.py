@@ -19,15 +19,18 @@ from .effective import effective_rollout
 from .gain import get_lowrank_activation
 from .network import init_vectors, network_rollout, train_network, vectors_with_gram
 from .overlaps import Layout, check_gram, conserved_quantity
-from .tasks import Task, damped_oscillation, flip_flop, impulse_response
+from .tasks import (Task, check_readout, damped_oscillation, decision_making, flip_flop, impulse_response,
+                    teacher_student)
 
-TASKS = ("impulse", "oscillation", "flipflop")
+TASKS = ("impulse", "oscillation", "flipflop", "decision", "teacher")
 
 
 def lowrank_task(name: str, **kw) -> Task:
-    """``impulse`` (e^{−0.2t}), ``oscillation`` (e^{−0.3t} cos 2t) or ``flipflop``; ``kw`` go to the builder."""
+    """``impulse`` (e^{−0.2t}), ``oscillation`` (e^{−0.3t} cos 2t), ``flipflop``, ``decision``
+    (perceptual decision making) or ``teacher`` (teacher–student); ``kw`` go to the builder."""
     choice("task", name, TASKS)
-    return {"impulse": impulse_response, "oscillation": damped_oscillation, "flipflop": flip_flop}[name](**kw)
+    return {"impulse": impulse_response, "oscillation": damped_oscillation, "flipflop": flip_flop,
+            "decision": decision_making, "teacher": teacher_student}[name](**kw)
 
 
 def with_invisible(S, layout: Layout, linear: bool, **entries) -> np.ndarray:
@@ -65,12 +68,13 @@ def degenerate_partner(S, layout: Layout, linear: bool = True) -> np.ndarray:
 def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 500, eta: float = 5e-3,
             epochs: int = 2000, seed: int = 0, adam_lr: float | None = 1e-3, S0=None,
             method: str = "flow", naive: bool = True, progress: Callable[[str, int, int], None] | None = None,
-            ) -> xr.Dataset:
+            readout: str = "next") -> xr.Dataset:
     """Train the full network and evolve the overlap theory from the same initial overlaps.
 
     Parameters
     ----------
-    task : a :class:`Task` or one of ``impulse``, ``oscillation``, ``flipflop`` (defaults as in the paper).
+    task : a :class:`Task` or one of :data:`TASKS` (defaults as in the paper; ``teacher`` gets a teacher
+        of this ``rank``, ``phi`` and ``readout``).
     rank, phi : rank 1 or 2; ``"linear"`` or ``"erf"`` (here = ``"erf_unit"`` = erf(√π x/2); see :mod:`.gain`).
     N, eta, epochs : width, overlap-space learning rate (vector GD step N·η), number of epochs.
     seed : PRNG seed for the vectors (i.i.d. Gaussian, normalised to ‖a‖² = N).
@@ -78,13 +82,16 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
     S0 : optional initial Gram matrix; the vectors are then Gaussian with exactly this Gram matrix.
     method : ``"flow"`` (gradient-flow ODE) or ``"gd"`` (exact overlap image of discrete GD).
     progress : ``progress(stage, n_done, n_total)`` callback (the CLI drives a progress bar with it).
+    readout : ``"next"`` (y_k from x_{k+1}, default) or ``"current"`` (y_k from x_k, the paper's), for
+        the network and the overlap dynamics alike (:data:`.tasks.READOUTS`).
 
     Returns an xarray Dataset with dims ``epoch``, ``overlap``, ``trial``, ``time``.
     """
     layout = Layout(rank)
     act = get_lowrank_activation(phi)
+    readout = check_readout(readout)
     if isinstance(task, str):
-        task = lowrank_task(task)
+        task = lowrank_task(task, **({"rank": rank, "phi": act, "readout": readout} if task == "teacher" else {}))
     N = positive_int("N", N, minimum=layout.n)
     eta = positive("eta", eta)
     epochs = positive_int("epochs", epochs)
@@ -105,18 +112,19 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
             note(stage, counter["done"], epochs)
         return f
 
-    net = train_network(v0, task, act, epochs, "gd", eta=eta, progress=tick("network (GD)"))
+    net = train_network(v0, task, act, epochs, "gd", eta=eta, progress=tick("network (GD)"), readout=readout)
     counter["done"] = 0
     adam = None
     if adam_lr is not None:
-        adam = train_network(v0, task, act, epochs, "adam", lr=adam_lr, progress=tick("network (Adam)"))
+        adam = train_network(v0, task, act, epochs, "adam", lr=adam_lr, progress=tick("network (Adam)"),
+                             readout=readout)
     note("overlap theory", 0, 1)
-    theory = overlap_dynamics(S_init, task, rank, act, eta, epochs, method)
+    theory = overlap_dynamics(S_init, task, rank, act, eta, epochs, method, readout=readout)
     note("overlap theory", 1, 1)
     nv = None
     if naive:
         note("naive visible-only descent", 0, 1)
-        nv = overlap_dynamics(S_init, task, rank, act, eta, epochs, method, visible_only=True)
+        nv = overlap_dynamics(S_init, task, rank, act, eta, epochs, method, visible_only=True, readout=readout)
         note("naive visible-only descent", 1, 1)
 
     ep = np.arange(epochs + 1)
@@ -131,15 +139,16 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
         "target": (("trial", "time"), task.targets),
         "weights": (("trial", "time"), task.weights),
         "inputs": (("trial", "time"), task.inputs),
-        "y_net": (("trial", "time"), np.asarray(network_rollout(net["vectors"], task.inputs, act, task.dt, task.tau))),
+        "y_net": (("trial", "time"), np.asarray(network_rollout(net["vectors"], task.inputs, act, task.dt, task.tau,
+                                                                readout))),
         "y_theory": (("trial", "time"), np.asarray(effective_rollout(jnp.asarray(theory["gram"][-1]), task.inputs,
-                                                                    layout, act, task.dt, task.tau)[1])),
+                                                                    layout, act, task.dt, task.tau, readout)[1])),
     }
     if nv is not None:
         data["sigma_naive"] = (("epoch", "overlap"), layout.flatten(nv["gram"]))
         data["loss_naive"] = ("epoch", nv["loss"])
         data["y_naive"] = (("trial", "time"), np.asarray(effective_rollout(jnp.asarray(nv["gram"][-1]), task.inputs,
-                                                                          layout, act, task.dt, task.tau)[1]))
+                                                                          layout, act, task.dt, task.tau, readout)[1]))
     if adam is not None:
         data["sigma_adam"] = (("epoch", "overlap"), layout.flatten(adam["gram"]))
         data["loss_adam"] = ("epoch", adam["loss"])
@@ -149,7 +158,7 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
         coords={"epoch": ep, "overlap": list(layout.labels), "trial": np.arange(task.n_trials), "time": task.times},
         attrs={"task": task.name, "rank": rank, "phi": act.name, "N": N, "eta": eta, "epochs": epochs,
                "seed": seed, "adam_lr": float("nan") if adam_lr is None else float(adam_lr), "method": method,
-               "dt": task.dt, "tau": task.tau,
+               "dt": task.dt, "tau": task.tau, "readout": readout, "fresh_batches": int(task.fresh),
                "convention": "Σ = VᵀV/N; vector GD step N·η; loss Σ W (y−y*)² (conventions §10)"},
     )
     return describe_compare(ds)
@@ -168,9 +177,9 @@ def describe_compare(ds: xr.Dataset) -> xr.Dataset:
         "trial": ("trial (input sequence) index", "1"),
         "time": ("time t, in units of the time constant tau", "1"),
         "visible": ("1 if the overlap enters the loss (loss-visible), 0 if invisible", "1"),
-        "target": ("target output y*(t)", "1"),
+        "target": ("target output y*(t) (the epoch-0 batch if fresh_batches)", "1"),
         "weights": ("loss weight W(t) of each time step", "1"),
-        "inputs": ("input s(t)", "1"),
+        "inputs": ("input s(t) (the epoch-0 batch if fresh_batches)", "1"),
     }
     who = {"net": "full network trained by GD", "theory": "overlap ODE (theory)",
            "naive": "naive visible-only descent", "adam": "full network trained by Adam"}

@@ -16,6 +16,9 @@ and in the small-step limit the gradient flow (epochs as continuous time)
 
 The naive baseline instead descends the visible overlaps as if they were free parameters,
 dσ_ab/dt = −η ∂L/∂σ_ab for visible (a, b) and leaves the invisible ones fixed.
+With fresh batches per epoch (:attr:`.tasks.Task.epoch_batch`) the loss L_e(Σ) changes from epoch
+to epoch: the map uses L_e at step e, and the flow integrates dΣ/dt = −2η(ΣG_e + GₑΣ) over
+t ∈ [e, e+1] (one ODE solve per epoch).
 Derivation and the check against the hand-written 10-D system: docs/theory/lowrank.md §3.
 """
 from __future__ import annotations
@@ -26,10 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import ConvergenceError, choice, positive, positive_int
-from .effective import make_overlap_loss
+from .effective import make_batch_loss, make_overlap_loss
 from .gain import get_lowrank_activation
 from .overlaps import Layout, check_gram
-from .tasks import Task
+from .tasks import Task, check_readout
 
 
 def symmetric_gradient(loss_fn, S):
@@ -83,16 +86,71 @@ def _flow(velocity, S0, epochs, rtol, atol, max_steps):
     return sol.ys
 
 
+def _fresh_dynamics(S0, task, layout, act, eta, epochs, method, visible_only, readout, rtol, atol, max_steps,
+                    chunk=250):
+    """Overlap dynamics with a fresh batch per epoch: a jitted scan over epochs, chunk by chunk."""
+    batch_loss = make_batch_loss(layout, act, task.dt, task.tau, readout)
+    vis = layout.visible_matrix(act.linear)
+
+    def velocity(S, batch):
+        loss_fn = lambda X: batch_loss(X, batch)  # noqa: E731
+        if visible_only:
+            return naive_velocity(loss_fn, S, eta, vis)
+        return overlap_velocity(loss_fn, S, eta)
+
+    def map_step(S, batch):
+        if visible_only:
+            return S + velocity(S, batch), jnp.array(True)
+        return gd_map_step(lambda X: batch_loss(X, batch), S, eta), jnp.array(True)
+
+    term = dfx.ODETerm(lambda t, S, batch: velocity(S, batch))
+
+    def flow_step(S, batch):
+        sol = dfx.diffeqsolve(term, dfx.Tsit5(), t0=0.0, t1=1.0, dt0=0.5, y0=S, args=batch,
+                              saveat=dfx.SaveAt(t1=True),
+                              stepsize_controller=dfx.PIDController(rtol=rtol, atol=atol),
+                              max_steps=max_steps, throw=False)
+        return sol.ys[-1], sol.result == dfx.RESULTS.successful
+
+    step = flow_step if method == "flow" else map_step
+
+    @jax.jit
+    def run(S, batches):
+        def body(S, batch):
+            S_new, ok = step(S, batch)
+            return S_new, (S, batch_loss(S, batch), ok)
+
+        return jax.lax.scan(body, S, batches)
+
+    traj, losses, ok = [], [], []
+    S, done = S0, 0
+    while done < epochs:
+        n = min(chunk, epochs - done)
+        S, (tr, lo, good) = run(S, tuple(jnp.asarray(a) for a in task.batches(done, n)))
+        traj.append(np.asarray(tr))
+        losses.append(np.asarray(lo))
+        ok.append(np.asarray(good))
+        done += n
+    if not np.all(np.concatenate(ok)):
+        raise ConvergenceError("overlap ODE solver failed on at least one epoch (fresh batches)")
+    last = tuple(jnp.asarray(a) for a in task.batch(epochs))
+    losses.append(np.asarray(jax.jit(batch_loss)(S, last))[None])
+    return np.concatenate(traj + [np.asarray(S)[None]]), np.concatenate(losses)
+
+
 def overlap_dynamics(S0, task: Task, rank: int = 1, phi="linear", eta: float = 5e-3, epochs: int = 2000,
                      method: str = "flow", visible_only: bool = False, rtol: float = 1e-9,
-                     atol: float = 1e-12, max_steps: int = 200_000) -> dict:
+                     atol: float = 1e-12, max_steps: int = 200_000, readout: str = "next") -> dict:
     """Evolve the overlaps from ``S0`` (n × n Gram matrix) for ``epochs`` epochs.
 
     ``method="flow"``: gradient-flow ODE (diffrax Tsit5, adaptive, tolerances ``rtol``/``atol``);
     ``method="gd"``: the exact overlap image of discrete GD with vector step N·η.
     ``visible_only=True``: the naive baseline (descend visible overlaps, freeze invisible ones).
+    ``readout``: ``"next"`` (y_k from κ_{k+1}, default) or ``"current"`` (y_k from κ_k, the paper's);
+    see :data:`.tasks.READOUTS`. A task with fresh batches is descended on batch e at epoch e.
 
-    Returns ``{"gram": [E+1, n, n], "loss": [E+1]}`` sampled at every epoch (entry 0 = S0).
+    Returns ``{"gram": [E+1, n, n], "loss": [E+1]}`` sampled at every epoch (entry 0 = S0);
+    ``loss[e]`` is on the batch of epoch e.
     """
     layout = Layout(rank)
     act = get_lowrank_activation(phi)
@@ -100,7 +158,14 @@ def overlap_dynamics(S0, task: Task, rank: int = 1, phi="linear", eta: float = 5
     eta = positive("eta", eta)
     epochs = positive_int("epochs", epochs)
     choice("method", method, ("flow", "gd"))
-    loss_fn = make_overlap_loss(task, layout, act)
+    readout = check_readout(readout)
+    if task.fresh:
+        traj, losses = _fresh_dynamics(S0, task, layout, act, eta, epochs, method, visible_only, readout,
+                                       rtol, atol, max_steps)
+        if not np.all(np.isfinite(losses)):
+            raise ConvergenceError("overlap dynamics diverged (non-finite loss); use a smaller eta")
+        return {"gram": traj, "loss": losses}
+    loss_fn = make_overlap_loss(task, layout, act, readout)
     vis = layout.visible_matrix(act.linear)
     if visible_only:
         velocity = jax.jit(lambda S: naive_velocity(loss_fn, S, eta, vis))

@@ -5,7 +5,8 @@ From x(0) = 0 the state stays in span{m, u_1..u_r}: x = κ_m m + Σ_r κ_{u_r} u
 
     κ_m     ← κ_m + (dt/τ)(−κ_m + s_k)
     κ_{u_r} ← κ_{u_r} + (dt/τ)(−κ_{u_r} + G(Δ) Σ_b σ_{v_r b} κ_b)
-    y_k     = G(Δ') Σ_b σ_{zb} κ'_b          (read from the updated state κ')
+    y_k     = G(Δ') Σ_b σ_{zb} κ'_b          (readout "next": from the updated state κ' = κ_{k+1};
+                                               readout "current": from κ = κ_k, see tasks.READOUTS)
 
 with b ∈ {m, u_1..u_r} and Δ = κᵀ Σ_BB κ the variance of the entries of x. For φ = identity G ≡ 1
 and these equations are exact at every N; for a nonlinear φ, (1/N) vᵀφ(x) = G(Δ) Σ_b σ_vb κ_b is
@@ -18,11 +19,16 @@ import jax.numpy as jnp
 
 from .gain import LowRankActivation
 from .overlaps import Layout
-from .tasks import Task
+from .tasks import Task, check_readout
 
 
-def effective_rollout(S, inputs, layout: Layout, act: LowRankActivation, dt: float, tau: float = 1.0):
-    """Run the effective RNN. ``S``: Σ (n × n); ``inputs``: [B, K]. Returns (κ [B, K, r+1], y [B, K])."""
+def effective_rollout(S, inputs, layout: Layout, act: LowRankActivation, dt: float, tau: float = 1.0,
+                      readout: str = "next"):
+    """Run the effective RNN. ``S``: Σ (n × n); ``inputs``: [B, K]. Returns (κ [B, K, r+1], y [B, K]).
+
+    κ[:, k] is the state y_k is read from: κ_{k+1} for ``readout="next"``, κ_k for ``"current"``.
+    """
+    readout = check_readout(readout)
     S = jnp.asarray(S)
     B_idx = layout.input_side
     S_BB = S[B_idx][:, B_idx]
@@ -34,26 +40,42 @@ def effective_rollout(S, inputs, layout: Layout, act: LowRankActivation, dt: flo
     def delta(k):
         return jnp.einsum("bi,ij,bj->b", k, S_BB, k)
 
+    def read(k):
+        return act.gain(delta(k)) * (k @ S_zB)
+
     def step(k, s_t):
         g = act.gain(delta(k))
         drive = jnp.concatenate([s_t[:, None], g[:, None] * (k @ S_vB.T)], axis=1)
-        k = k + a * (-k + drive)
-        y = act.gain(delta(k)) * (k @ S_zB)
-        return k, (k, y)
+        k_next = k + a * (-k + drive)
+        k_read = k_next if readout == "next" else k
+        return k_next, (k_read, read(k_read))
 
     k0 = jnp.zeros((inputs.shape[0], layout.rank + 1), dtype=S.dtype)
     _, (ks, ys) = jax.lax.scan(step, k0, inputs.T)
     return jnp.swapaxes(ks, 0, 1), ys.T
 
 
-def make_overlap_loss(task: Task, layout: Layout, act: LowRankActivation):
-    """Return L(Σ) = Σ_{b,k} W_bk (y_bk(Σ) − y*_bk)² computed through the effective RNN."""
-    inputs = jnp.asarray(task.inputs)
-    targets = jnp.asarray(task.targets)
-    weights = jnp.asarray(task.weights)
+def make_batch_loss(layout: Layout, act: LowRankActivation, dt: float, tau: float = 1.0, readout: str = "next"):
+    """Return L(Σ, batch) = Σ_{b,k} W_bk (y_bk(Σ) − y*_bk)² for ``batch = (inputs, targets, weights)``."""
+    readout = check_readout(readout)
+
+    def loss(S, batch):
+        inputs, targets, weights = batch
+        _, y = effective_rollout(S, inputs, layout, act, dt, tau, readout)
+        return jnp.sum(weights * (y - targets) ** 2)
+
+    return loss
+
+
+def make_overlap_loss(task: Task, layout: Layout, act: LowRankActivation, readout: str = "next", epoch: int = 0):
+    """Return L(Σ) = Σ_{b,k} W_bk (y_bk(Σ) − y*_bk)² computed through the effective RNN.
+
+    For a task with fresh batches (:attr:`Task.epoch_batch`) this is the loss on the batch of ``epoch``.
+    """
+    batch = tuple(jnp.asarray(a) for a in task.batch(epoch))
+    batch_loss = make_batch_loss(layout, act, task.dt, task.tau, readout)
 
     def loss(S):
-        _, y = effective_rollout(S, inputs, layout, act, task.dt, task.tau)
-        return jnp.sum(weights * (y - targets) ** 2)
+        return batch_loss(S, batch)
 
     return loss

@@ -33,7 +33,7 @@ class Layout:
     rank: int
 
     def __post_init__(self):
-        if isinstance(self.rank, bool) or self.rank not in (1, 2):
+        if isinstance(self.rank, bool) or not isinstance(self.rank, (int, np.integer)) or self.rank not in (1, 2):
             raise FLTheoryInputError(f"rank: must be 1 or 2, got {self.rank!r}")
 
     @property
