@@ -99,3 +99,28 @@ def test_nonconvergence_raises():
     task = chain_task(4.0)
     with pytest.raises(fltheory.ConvergenceError):
         solve(task, kappa=KAPPA, max_iter=1, homotopy=False)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "dnn"])
+def test_stein_preconditioner_inverts_the_jacobian_without_targets(arch):
+    """The preconditioner drops only the C → Ĉ couplings, which vanish with Ĉ = 0 and no targets: there
+    it must be the exact inverse of the Jacobian (RNN: Stein solver; DNN: the layer recursions)."""
+    import jax.numpy as jnp
+
+    from fltheory.activations import get_activation
+    from fltheory.saddle.equations import Equations
+    from fltheory.saddle.rnn import problem_from_task
+    from fltheory.tasks import endpoint_task
+
+    task = endpoint_task(P=3, P_test=2, T=4, D=5, signal=1.0, seed=1)
+    prob = problem_from_task(task, arch, 0.8, 1.0, 1.0, 0.1)
+    eq = Equations(prob, get_activation("linear"), None, scale=0.0)
+    lay = eq.layout
+    rng = np.random.default_rng(0)
+    Cs = rng.normal(size=(lay.B, lay.m, lay.m))
+    C = np.einsum("bij,bkj->bik", Cs, Cs) / lay.m + np.eye(lay.m)
+    v = jnp.concatenate([jnp.asarray(C).ravel(), jnp.zeros(C.size)])
+    Minv = eq.preconditioner(v)
+    U = rng.normal(size=(2,) + C.shape)
+    u = jnp.asarray((U + np.swapaxes(U, -1, -2)).ravel())  # the unknowns are symmetric matrices
+    np.testing.assert_allclose(np.asarray(eq.jvp_flat(v, Minv(u))), np.asarray(u), atol=1e-9)

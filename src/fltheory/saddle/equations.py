@@ -280,12 +280,15 @@ def _compiled(st: _Static):
     def pre(d, C):
         return d["g2"] * lay.shift(C) + d["gu2"] * d["G"]
 
+    def source(d, C):
+        """E_S a aᵀ E_Sᵀ in the block layout (the readout's source of Ĉ)."""
+        a = readout(d, C)
+        return jnp.zeros_like(C).at[sb[:, None], sr[:, None], sr[None, :]].add((a @ a.T) * same)
+
     def residual(d, x):
         C, H = x
         Cm, Gam, _ = moments(d, pre(d, C), H)
-        a = readout(d, C)
-        src = jnp.zeros_like(H).at[sb[:, None], sr[:, None], sr[None, :]].add((a @ a.T) * same)
-        Hm = -d["g2"] * lay.shift_adjoint(Gam) - 0.5 * d["gw2"] * src
+        Hm = -d["g2"] * lay.shift_adjoint(Gam) - 0.5 * d["gw2"] * source(d, C)
         return (C - Cm, H - _sym(Hm))
 
     def action(d, x):
@@ -386,48 +389,88 @@ class Equations:
         return self._fns["jvp_flat"](self.data, v, dv)
 
     def preconditioner(self, v):
-        """u ↦ M⁻¹u for the flat iterate ``v``, or None where no preconditioner is known.
+        """u ↦ M⁻¹u for the flat iterate ``v``, or None where no preconditioner is built.
 
-        Linear φ, RNN layout. With R = (I + 2KĈ)⁻¹, C̃ = RK (the Gaussian moment at the iterate) and
-        the shift matrix S (shift(C) = S C Sᵀ), the exact linearisation of F is
+        Linear φ: with R = (I + 2KĈ)⁻¹, C̃ = RK (the Gaussian moment at the iterate) and the shift
+        matrix S (shift(C) = S C Sᵀ), the exact linearisation of F is
 
             J_C(δC, δĈ) = δC − A δC Aᵀ + 2 C̃ δĈ C̃,                     A = g R S,
             J_Ĉ(δC, δĈ) = δĈ − Aᵀ δĈ A + 2g² Sᵀ Ĉ R(g² S δC Sᵀ)Rᵀ Ĉ S + ½g_w² δ(a aᵀ)(δC)
 
         (docs/theory/unified.md §3). M drops the two C → Ĉ couplings of the last line: it is
-        block-triangular, and each diagonal block is a discrete Lyapunov (Stein) operator X − AXAᵀ,
-        solved directly (:class:`SteinSolver`: one Schur decomposition per Newton step, then a few
-        matrix products and one triangular Sylvester solve per application). The dropped
-        coupling has rank ≲ rank(Ĉ) + n_sup, so GMRES on J M⁻¹ needs few steps (T = 10, P = 2: 16
-        instead of 126).
+        block-triangular, and each diagonal block is a discrete Lyapunov (Stein) operator X − AXAᵀ.
+        The dropped coupling has rank ≲ rank(Ĉ) + n_sup, so GMRES on J M⁻¹ needs few steps (T = 10,
+        P = 2: 16 instead of 126).
+
+        Nonlinear φ: the same M for the Gaussian surrogate φ ≈ B h of the tilted measure, B = ⟨φhᵀ⟩⟨hhᵀ⟩⁻¹:
+        then R = ⟨hhᵀ⟩K⁻¹, and R, C̃ become A = g ⟨φhᵀ⟩K⁻¹ S and the iterate's C (Wick's rule for
+        ∂⟨φφᵀ⟩/∂Ĉ). The moments come from one pass over the draws (:meth:`stats`).
+
+        RNN: one dense Stein operator, solved directly (:class:`SteinSolver`: one Schur decomposition
+        per Newton step). DNN: S shifts layers, so X − AXAᵀ is block-bidiagonal and is solved by a
+        forward recursion over layers (X_t = r_t + g² M_t X_{t−1} M_tᵀ) and its transpose by a
+        backward one — T products of P × P matrices.
         """
-        if not (self.linear and self.layout.tied):
+        parts = self._surrogate(v)
+        if parts is None:
             return None
-        lay = self.layout
-        n, k = lay.m, lay.m * lay.m
-        v = np.asarray(v)
-        C, H = v[:k].reshape(n, n), v[k:].reshape(n, n)
-        K = np.asarray(self.pre_kernel(jnp.asarray(C.reshape(1, n, n))))[0]
-        R = np.linalg.inv(np.eye(n) + 2.0 * K @ H)
-        Ct = R @ K
-        Ct = 0.5 * (Ct + Ct.T)
-        P = lay.P
-        A = np.sqrt(self.prob.g2) * np.concatenate([R[:, P:], np.zeros((n, P))], axis=1)  # g R S
-        if not np.all(np.isfinite(A)):
-            return None
-        try:
-            sC, sH = SteinSolver(A), SteinSolver(A.T)
-        except (np.linalg.LinAlgError, ValueError):
-            return None
+        k, B, m, Ct, solve_C, solve_H = parts
 
         def apply(u):
             u = np.asarray(u, dtype=np.float64)
-            rC, rH = u[:k].reshape(n, n), u[k:].reshape(n, n)
-            dH = sH.solve(rH)                            # X − AᵀXA = r_Ĉ
-            dC = sC.solve(rC - 2.0 * Ct @ dH @ Ct)       # Y − AYAᵀ = r_C − 2C̃δĈC̃
+            rC, rH = u[:k].reshape(B, m, m), u[k:].reshape(B, m, m)
+            dH = solve_H(rH)                                # X − AᵀXA = r_Ĉ
+            dC = solve_C(rC - 2.0 * Ct @ dH @ Ct)           # Y − AYAᵀ = r_C − 2C̃δĈC̃
             return jnp.asarray(np.concatenate([dC.ravel(), dH.ravel()]))
 
         return apply
+
+    def _surrogate(self, v):
+        """(k, B, m, C̃, Y ↦ solve of Y − AYAᵀ, Y ↦ solve of Y − AᵀYA) at the flat iterate ``v``, or None."""
+        lay = self.layout
+        B, m = lay.B, lay.m
+        k = B * m * m
+        v = np.asarray(v)
+        C, H = v[:k].reshape(B, m, m), v[k:].reshape(B, m, m)
+        K = np.asarray(self.pre_kernel(jnp.asarray(C)))
+        try:
+            if self.linear:
+                R = np.linalg.inv(np.eye(m) + 2.0 * K @ H)     # [B, m, m]
+                Ct = R @ K
+            else:
+                st = self.stats((jnp.asarray(C), jnp.asarray(H)))
+                phih = np.asarray(st["phih"])
+                R = np.swapaxes(np.linalg.solve(K, np.swapaxes(phih, -1, -2)), -1, -2)  # ⟨φhᵀ⟩K⁻¹ (K symmetric)
+                Ct = C
+        except np.linalg.LinAlgError:
+            return None
+        Ct = 0.5 * (Ct + np.swapaxes(Ct, -1, -2))
+        if not (np.all(np.isfinite(R)) and np.all(np.isfinite(Ct))):
+            return None
+        g2 = float(self.prob.g2)
+        if lay.tied:
+            P = lay.P
+            A = np.sqrt(g2) * np.concatenate([R[0][:, P:], np.zeros((m, P))], axis=1)  # g R S
+            try:
+                sC, sH = SteinSolver(A), SteinSolver(A.T)
+            except (np.linalg.LinAlgError, ValueError):
+                return None
+            solve_C = lambda X: sC.solve(X[0])[None]
+            solve_H = lambda X: sH.solve(X[0])[None]
+        else:
+            def solve_C(X):                   # Y_t − g² R_t Y_{t−1} R_tᵀ = X_t, forward over layers
+                Y = np.empty_like(X)
+                for t in range(B):
+                    Y[t] = X[t] + (g2 * R[t] @ Y[t - 1] @ R[t].T if t else 0.0)
+                return Y
+
+            def solve_H(X):                   # Y_t − g² R_{t+1}ᵀ Y_{t+1} R_{t+1} = X_t, backward
+                Y = np.empty_like(X)
+                for t in reversed(range(B)):
+                    Y[t] = X[t] + (g2 * R[t + 1].T @ Y[t + 1] @ R[t + 1] if t < B - 1 else 0.0)
+                return Y
+
+        return k, B, m, Ct, solve_C, solve_H
 
     def action(self, x) -> float:
         return float(self._fns["S"](self.data, x))
