@@ -1,7 +1,8 @@
 """The common convergence record of every theory solve (issue #18: one result protocol).
 
 Every solver returns a result object with its observables and a ``diagnostics`` attribute of this
-type: :class:`fltheory.saddle.Solution` and :class:`fltheory.two_layer.MFResult` today. Failure
+type: :class:`fltheory.saddle.Solution`, :class:`fltheory.two_layer.MFResult` and
+:class:`fltheory.depth.DepthKernel` today (the low-rank overlap ODE does not have one yet). Failure
 policy: raise :class:`~fltheory.ConvergenceError` by default; ``throw=False`` returns the result with
 ``diagnostics.converged = False`` and a :class:`~fltheory.ConvergenceWarning`.
 """
