@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import diffrax
 import jax
@@ -55,6 +56,36 @@ class DepthKernel:
     diagnostics: Diagnostics
 
 
+_SOLVER = diffrax.Tsit5()
+_TRACE_COUNT = [0]  # times _solve_depth_ode has been traced (= compiled); read by depth_ode_trace_count
+
+
+def depth_ode_trace_count() -> int:
+    """How many times the jitted depth-ODE solve has been traced (compiled) in this process.
+
+    :func:`depth_ode_kernel` compiles once per (P, len(ts), φ, rtol, atol, max_steps); further calls
+    with the same shapes and options (any X, a, g_u², ts values) reuse the compiled solve.
+    """
+    return _TRACE_COUNT[0]
+
+
+def _depth_rhs(t, S, a, phi):
+    """dΣ_t/dt = a² E[φ(h)φ(h)ᵀ]; ``a`` arrives through diffrax's ``args`` (traced), φ is static."""
+    return a**2 * kernel_map(phi, S)
+
+
+@partial(jax.jit, static_argnames=("phi", "rtol", "atol", "max_steps"))
+def _solve_depth_ode(S0, a, ts, t1, *, phi, rtol, atol, max_steps):
+    """The diffrax solve, jitted once per shape/option set; ``a``, ``ts``, ``t1`` and Σ_0 are traced."""
+    _TRACE_COUNT[0] += 1  # a Python side effect: runs only while tracing
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(lambda t, S, args: _depth_rhs(t, S, args, phi)), _SOLVER, t0=0.0, t1=t1, dt0=1e-3,
+        y0=S0, args=a,
+        saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps, throw=False)
+    return sol.ys, sol.result, sol.stats["num_accepted_steps"]
+
+
 def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float = 1.0, ts=(1.0,), rtol: float = 1e-10,
                      atol: float = 1e-12, max_steps: int = 100_000, throw: bool = True) -> DepthKernel:
     """Solve dΣ_t/dt = a² kernel_map(φ, Σ_t) from Σ_0 = g_u² X Xᵀ/D; Σ at ``ts`` as a :class:`DepthKernel`.
@@ -75,26 +106,20 @@ def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float = 1.0, ts=(1.0,),
     rtol, atol = positive("rtol", rtol), positive("atol", atol)
     max_steps = positive_int("max_steps", max_steps)
     S0 = input_kernel(X, gu2)
-
-    def rhs(t, S, args):
-        return a**2 * kernel_map(phi, S)
-
-    solver = diffrax.Tsit5()
     t0 = time.perf_counter()
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), solver, t0=0.0, t1=float(ts[-1]) if ts[-1] > 0 else 1e-12,
-        dt0=1e-3, y0=S0, saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=max_steps, throw=False)
-    Sigma = np.asarray(jax.block_until_ready(sol.ys))
+    ys, result, steps = _solve_depth_ode(S0, jnp.float64(a), jnp.asarray(ts, dtype=jnp.float64),
+                                         jnp.float64(ts[-1] if ts[-1] > 0 else 1e-12), phi=phi, rtol=rtol,
+                                         atol=atol, max_steps=max_steps)
+    Sigma = np.asarray(jax.block_until_ready(ys))
     wall = time.perf_counter() - t0
-    ok = bool(diffrax.is_successful(sol.result))
-    steps = int(sol.stats["num_accepted_steps"])
+    ok = bool(diffrax.is_successful(result))
+    steps = int(steps)
     if not ok:
         report_nonconvergence(f"depth_ode_kernel: diffrax failed after {steps} accepted steps "
-                              f"(max_steps = {max_steps}): {diffrax.RESULTS[sol.result]}; remedies: a "
+                              f"(max_steps = {max_steps}): {diffrax.RESULTS[result]}; remedies: a "
                               "larger max_steps, or looser rtol/atol", throw)
     diagnostics = Diagnostics(converged=ok, iterations=steps, residual=float("nan"),
-                              method=f"diffrax.{type(solver).__name__}+PID(rtol={rtol:g}, atol={atol:g})",
+                              method=f"diffrax.{type(_SOLVER).__name__}+PID(rtol={rtol:g}, atol={atol:g})",
                               wall_time=wall)
     return DepthKernel(Sigma=Sigma, ts=ts, diagnostics=diagnostics)
 

@@ -15,11 +15,13 @@ LOWRANK_OUTPUTS = {
 }
 
 
-def check_lowrank(*, task, N, epochs, eta, phi, rank, **_) -> None:
+def check_lowrank(*, task, N, epochs, eta, phi, rank, readout="next", **_) -> None:
     """Parameters of :func:`lowrank_point` (``compare``'s checks)."""
     from ..lowrank.compare import TASKS
+    from ..lowrank.tasks import check_readout
 
     choice("task", task, TASKS)
+    check_readout(readout)
     if isinstance(rank, bool) or rank not in (1, 2):
         raise FLTheoryInputError(f"rank: must be 1 or 2, got {rank!r}")
     if not isinstance(phi, str):
@@ -32,12 +34,13 @@ def check_lowrank(*, task, N, epochs, eta, phi, rank, **_) -> None:
 
 @declare(outputs=LOWRANK_OUTPUTS, validate=check_lowrank)
 def lowrank_point(*, task: str = "impulse", N: int = 500, epochs: int = 200, eta: float = 5e-3,
-                  phi: str = "linear", rank: int = 1, seed: int = 0) -> dict:
-    """Full-network GD vs the overlap ODE vs naive visible-only descent (issue #6)."""
+                  phi: str = "linear", rank: int = 1, seed: int = 0, readout: str = "next") -> dict:
+    """Full-network GD vs the overlap ODE vs naive visible-only descent (issue #6); ``readout`` is
+    ``"next"`` (y_k from x_{k+1}) or ``"current"`` (y_k from x_k, the paper's), conventions §10."""
     from ..lowrank.compare import compare, overlap_errors
 
-    check_lowrank(task=task, N=N, epochs=epochs, eta=eta, phi=phi, rank=rank)
-    ds = compare(task, rank=rank, phi=phi, N=N, eta=eta, epochs=epochs, seed=seed, adam_lr=None)
+    check_lowrank(task=task, N=N, epochs=epochs, eta=eta, phi=phi, rank=rank, readout=readout)
+    ds = compare(task, rank=rank, phi=phi, N=N, eta=eta, epochs=epochs, seed=seed, adam_lr=None, readout=readout)
     return {
         "ode_overlap_error": overlap_errors(ds, "theory")["max"],
         "naive_overlap_error": overlap_errors(ds, "naive")["max"],

@@ -93,3 +93,112 @@ def plot_memory(result: dict, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_twins(ds: xr.Dataset, path: Path) -> Path:
+    """One row per task: (a) loss of both twins, (b) their separation in the visible overlaps and the
+    loss, (c) the visible overlaps that separate most. Full networks solid, overlap ODE dashed."""
+    tasks = ds["task"].values
+    fig, axes = plt.subplots(len(tasks), 3, figsize=(16, 3.6 * len(tasks)), squeeze=False)
+    x = ds["epoch"].values + 1  # log axis: epoch 0 (the twins' equal start) at x = 1
+    colors = {"a": "tab:blue", "b": "tab:red"}
+    labels = ds["overlap"].values
+    vis = ds["visible"].values.astype(bool)
+    for row, name in zip(axes, tasks):
+        d = ds.sel(task=name)
+        ax = row[0]
+        for tw in ("a", "b"):
+            ax.plot(x, d["loss_net"].sel(twin=tw), "-", color=colors[tw], lw=1.8, label=f"twin {tw}, network")
+            ax.plot(x, d["loss_theory"].sel(twin=tw), "--", color="k" if tw == "a" else "tab:orange", lw=1.2,
+                    label=f"twin {tw}, overlap ODE")
+        ax.set(xscale="log", yscale="log", xlabel="epoch + 1", ylabel="loss", title=f"{name}: loss of the twins")
+        ax.legend(fontsize=7)
+        ax = row[1]
+        ax.plot(x, d["visible_gap_net"], "k-", lw=1.8, label="max |Δσ_visible|, network")
+        ax.plot(x, d["visible_gap_theory"], "r--", lw=1.2, label="max |Δσ_visible|, overlap ODE")
+        ax.plot(x, d["loss_gap_net"], "-", color="tab:green", lw=1.8, label="|ΔL|, network")
+        ax.plot(x, d["loss_gap_theory"], ":", color="tab:olive", lw=1.5, label="|ΔL|, overlap ODE")
+        ax.set(xscale="log", yscale="log", xlabel="epoch + 1", ylabel="twin a − twin b",
+               title="separation (0 at epoch 0: equal visible overlaps)")
+        ax.legend(fontsize=7)
+        ax = row[2]
+        sep = np.abs(d["sigma_net"].sel(twin="a").values - d["sigma_net"].sel(twin="b").values).max(0)
+        for j in np.flatnonzero(vis)[np.argsort(-sep[vis])[:3]]:
+            line, = ax.plot(x, d["sigma_net"].sel(twin="a")[:, j], "-", lw=1.5, label=f"σ[{labels[j]}]")
+            ax.plot(x, d["sigma_net"].sel(twin="b")[:, j], "-.", color=line.get_color(), lw=1.5)
+            for tw in ("a", "b"):
+                ax.plot(x, d["sigma_theory"].sel(twin=tw)[:, j], "--", color="k", lw=0.8)
+        ax.set(xscale="log", xlabel="epoch + 1", ylabel="visible overlap",
+               title="visible overlaps (solid a, dash-dot b; black dashed: ODE)")
+        ax.legend(fontsize=7)
+    a = ds.attrs
+    fig.suptitle(f"twins: equal visible, different invisible overlaps ({a['partner']}); rank {a['rank']}, "
+                 f"φ={a['phi']}, N={a['N']}, η={a['eta']}, readout {a['readout']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_optimizers(ds: xr.Dataset, path: Path) -> Path:
+    """(a) loss, (b) |C − C(0)| per epoch (GD closed form dashed), (c) GD's final drift against η."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    x = ds["epoch"].values + 1  # log axis: epoch 0 at x = 1
+    names = [str(o) for o in ds["optimizer"].values]
+    gd_colors = iter(plt.cm.viridis(np.linspace(0.15, 0.85, max(1, sum(n.startswith("gd") for n in names)))))
+    for name in names:
+        d = ds.sel(optimizer=name)
+        color = "k" if name.startswith("flow") else ("tab:red" if name.startswith("adam") else next(gd_colors))
+        line, = axes[0].plot(x, d["loss"], "-", color=color, lw=1.2, label=name)
+        drift = np.abs(d["drift"].values)
+        axes[1].plot(x[1:], np.maximum(drift[1:], 1e-17), "-", color=line.get_color(), lw=1.5, label=name)
+        if np.isfinite(d["drift_closed_form"].values).all():
+            axes[1].plot(x[1:], np.maximum(np.abs(d["drift_closed_form"].values[1:]), 1e-17), "--", color="k", lw=0.8)
+    axes[0].set(xscale="log", yscale="log", xlabel="epoch + 1", ylabel="loss", title="(a) loss")
+    axes[0].legend(fontsize=8)
+    axes[1].set(xscale="log", yscale="log", xlabel="epoch + 1", ylabel="|C(epoch) − C(0)|",
+                title="(b) drift of C = σ_zz + σ_vv − σ_mm − σ_uu (dashed: Σ 4η² tr(JGΣG))")
+    axes[1].legend(fontsize=8)
+    gd = [n for n in names if n.startswith("gd")]
+    eta = ds["step_size"].sel(optimizer=gd).values
+    final = np.abs(ds["drift"].sel(optimizer=gd).values).max(axis=1)
+    closed = np.abs(ds["drift_closed_form"].sel(optimizer=gd).values).max(axis=1)
+    axes[2].plot(eta, final, "o", ms=8, label="GD (overlap map = network)")
+    axes[2].plot(eta, closed, "kx", ms=8, label="closed form")
+    axes[2].plot(eta, closed[0] * (eta / eta[0]) ** 2, "k:", lw=1, label="∝ η²")
+    axes[2].set(xscale="log", yscale="log", xlabel="η", ylabel="max |C − C(0)| over the run",
+                title="(c) GD drift vs step size")
+    axes[2].legend(fontsize=8)
+    a = ds.attrs
+    fig.suptitle(f"conservation law under flow, GD and Adam: task {a['task']}, linear, N={a['N']}, "
+                 f"{a['epochs']} epochs, readout {a['readout']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_memory_map(ds: xr.Dataset, path: Path) -> Path:
+    """Decoding accuracy (± s.e.) against the final phase's noise, one panel per feature set, one line per
+    B-phase length; the grey band is chance ± 2 s.e."""
+    feats = [str(f) for f in ds["features"].values]
+    fig, axes = plt.subplots(1, len(feats), figsize=(5 * len(feats), 4), sharey=True, squeeze=False)
+    noise = ds["noise"].values
+    for ax, f in zip(axes[0], feats):
+        for e in ds["b_epochs"].values:
+            d = ds.sel(features=f, b_epochs=e)
+            ax.errorbar(noise, d["accuracy"], yerr=d["accuracy_se"], marker="o", capsize=3,
+                        label=f"B phase {e} epochs")
+        c = 2 * ds.attrs["chance_se"]
+        ax.axhspan(0.5 - c, 0.5 + c, color="0.85", zorder=0, label="chance ± 2 s.e.")
+        ax.set(xlabel="target noise of the final A phase", title=f"{f} overlaps", ylim=(0.2, 1.02))
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("CV accuracy, A only vs A→B→A")
+    a = ds.attrs
+    fig.suptitle(f"memory of the training history: {a['n_networks']} networks per history, N={a['N']}, "
+                 f"η={a['eta']}, A phases {a['a_epochs']} epochs, final phase {a['final_epochs']}, "
+                 f"readout {a['readout']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
