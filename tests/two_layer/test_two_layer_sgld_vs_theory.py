@@ -10,18 +10,15 @@ import numpy as np
 import pytest
 
 import fltheory  # noqa: F401
-from fltheory.experiments.learning_curve import learning_curve_point
 
 PS = (50, 100, 200, 400)
 ONSET = 0.25  # m_S level that defines the onset P_c (log-interpolated)
 
 
 @pytest.fixture(scope="module")
-def curves():
-    out = {}
-    for method in ("sgld", "mf", "mf_ard"):
-        out[method] = {P: learning_curve_point(P=P, method=method, seed=0, size="small") for P in PS}
-    return out
+def curves(small_point):
+    # session-cached (tests/two_layer/conftest.py): the SGLD points are shared with test_two_layer_issue14.py
+    return {method: {P: small_point(method, P, seed=0) for P in PS} for method in ("sgld", "mf", "mf_ard")}
 
 
 def onset(points):

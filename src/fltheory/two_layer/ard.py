@@ -20,8 +20,8 @@ from .._validate import FLTheoryInputError, positive, positive_int
 def ard_update(w2, N: int, a0: float, b0: float) -> np.ndarray:
     """The Gamma-posterior mean ρ_j = (a₀ + N/2)/(b₀ + N⟨w_j²⟩/2), elementwise in ``w2``."""
     N = positive_int("N", N)
-    a0 = positive("a0", a0, allow_zero=True)
-    b0 = positive("b0", b0, allow_zero=True)
+    a0 = positive("a0", a0)   # a proper Gamma(a₀, b₀) hyper-prior: both > 0
+    b0 = positive("b0", b0)
     w2 = np.asarray(w2, dtype=float)
     if np.any(w2 < 0) or not np.all(np.isfinite(w2)):
         raise FLTheoryInputError("w2: second moments must be finite and >= 0")

@@ -45,9 +45,23 @@ def all_patterns(n: int) -> np.ndarray:
     return 1.0 - 2.0 * ((r >> np.arange(n)[None, :]) & 1)
 
 
+def check_cube(name: str, X) -> np.ndarray:
+    """``X`` as a float ``[n, d]`` array of points of the Boolean cube {±1}^d (parity inputs), else
+    one :class:`FLTheoryInputError` naming ``name`` and the first offending entry."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise FLTheoryInputError(f"{name}: expected an [n, d] array of ±1 inputs, got shape {X.shape}")
+    bad = np.argwhere(np.abs(X) != 1.0)
+    if len(bad):
+        i, j = (int(v) for v in bad[0])
+        raise FLTheoryInputError(f"{name}: parity inputs must be in {{-1, +1}}, got {float(X[i, j])} at [{i}, {j}] "
+                                 f"({len(bad)} non-Boolean entries)")
+    return X
+
+
 def walsh(X, A) -> np.ndarray:
-    """χ_A(x) = Π_{j∈A} x_j for the rows of ``X[n, d]`` (χ_∅ = 1)."""
-    X = np.asarray(X)
+    """χ_A(x) = Π_{j∈A} x_j for the rows of ``X[n, d]`` ∈ {±1}^d (χ_∅ = 1); other inputs are an error."""
+    X = check_cube("X", X)
     return np.prod(X[:, list(A)], axis=1) if len(A) else np.ones(X.shape[0])
 
 

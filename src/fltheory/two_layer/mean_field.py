@@ -167,6 +167,8 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
     N = positive_int("N", N)
     gamma = positive("gamma", gamma)
     sa2, sw2 = positive("sa2", sa2), positive("sw2", sw2)
+    if ard:
+        a0, b0 = positive("a0", a0), positive("b0", b0)   # proper Gamma hyper-prior
     n_chains = positive_int("n_chains", n_chains, minimum=2)
     steps_per_iter = positive_int("steps_per_iter", steps_per_iter)
     max_iter = positive_int("max_iter", max_iter)
