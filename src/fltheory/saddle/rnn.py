@@ -530,7 +530,8 @@ def _finish(task, prob, eq: Equations, act, x, info, mc_seed, mc_tol, mcmc_check
                        matvecs=int(info["matvecs"]), wall_time=float(info["wall"]), **diag_kw)
     params = dict(g2=prob.g2, gu2=prob.gu2, gw2=prob.gw2, kappa=prob.kappa)
     return Solution(arch=info["arch"], phi=act.name, C=C, Chat=Chat, K=K, C_all=C_all, phih=phih, action=action,
-                    prediction=pred, diagnostics=diag, T=T, P=P, P_test=Pt, params=params)
+                    prediction=pred, diagnostics=diag, T=T, P=P, P_test=Pt, params=params,
+                    problem=prob)
 
 
 __all__ = ["ARCHS", "draw_plan", "memory_estimate", "problem_from_task", "saddle_residual", "solve"]

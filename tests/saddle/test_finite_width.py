@@ -1,0 +1,139 @@
+"""The O(1/N) correction to the saddle point (issue #13) against the exact finite-N posterior.
+
+Referee: :func:`fltheory.saddle.exact_chain.exact_chain_moments`, the posterior of the linear
+one-pattern chain written as an explicit density of its kernel at any width N (docs/theory/finite_width.md
+§3), integrated by Gauss–Hermite quadrature whose own error (``*_se``: the change from two orders
+lower) is required to be far below the residuals it referees. The referee itself is checked against a
+closed form (T = 1) and, in tests/saddle/test_finite_width_network.py, against the Metropolis-adjusted
+network sampler.
+
+Claims: the uncorrected saddle point misses the width-N means by O(1/N) (log–log slope ≈ −1), the
+corrected one by O(1/N²) (slope ≈ −2), for the DNN and for the RNN on both sides of its transition.
+"""
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+
+import fltheory  # noqa: F401
+from fltheory import FLTheoryInputError
+from fltheory.saddle import broken_branch, follow_branch, solve
+from fltheory.saddle.exact_chain import exact_chain_moments
+from fltheory.saddle.finite_width import FiniteWidthWarning
+from fltheory.saddle.linear_chain import chain_task, critical_signal_T3
+
+KAPPA = 0.1
+Y_C = critical_signal_T3(kappa=KAPPA)   # 2.864
+WIDTHS = (128, 256, 512, 1024)
+
+
+def _slope(Ns, errs):
+    return float(np.polyfit(np.log(Ns), np.log(errs), 1)[0])
+
+
+def _branch(y, arch, broken):
+    ys = np.linspace(0.5, y, 12)
+    sym = follow_branch(chain_task, ys, kappa=KAPPA, arch=arch)
+    if not broken:
+        return sym[-1]
+    br = broken_branch(chain_task, ys, sym, kappa=KAPPA)[-1]
+    assert br is not None and br.order_parameter() > 0.5
+    return br
+
+
+def test_one_layer_matches_the_chi_square_closed_form():
+    """T = 1: the kernel c = |h|²/N has the density c^{N/2−1} e^{−Nc/2} L(c) (a χ² prior times the
+    readout likelihood). The referee reproduces its 1-D quadrature to rounding, and the 1/N correction
+    takes the error from slope −1 to slope −2."""
+    y = 1.5
+    fw = solve(chain_task(y, T=1), arch="dnn", kappa=KAPPA).finite_width(64)
+    cs = np.linspace(1e-6, 20.0, 400_001)
+    errs0, errs1 = [], []
+    for N in (32, 64, 128, 256, 512):
+        lp = (N / 2 - 1) * np.log(cs) - N * cs / 2 - N / 2 * y**2 / (cs + KAPPA) - 0.5 * np.log1p(cs / KAPPA)
+        w = np.exp(lp - lp.max())
+        c_exact = float(np.sum(w * cs) / np.sum(w))
+        ref = exact_chain_moments(y, N, T=1, arch="dnn", kappa=KAPPA)
+        assert abs(ref.C[0, 0] - c_exact) < 1e-12 + 10 * ref.C_se[0, 0], (ref.C[0, 0], c_exact)
+        a = fw.at(N)
+        errs0.append(abs(c_exact - a.C_leading[0, 0]))
+        errs1.append(abs(c_exact - a.C[0, 0]))
+    s0, s1 = _slope((32, 64, 128, 256, 512), errs0), _slope((32, 64, 128, 256, 512), errs1)
+    assert -1.1 < s0 < -0.9 and s1 < -1.9, (s0, s1, errs0, errs1)
+
+
+@pytest.mark.parametrize("arch,y_ratio,broken,widths", [("dnn", 0.6, False, WIDTHS), ("rnn", 0.6, False, WIDTHS),
+                                                        ("rnn", 2.0, True, (256, 512, 1024, 2048))],
+                         ids=["dnn-0.6yc", "rnn-0.6yc", "rnn-2.0yc-broken"])
+def test_correction_is_second_order_on_the_T3_chain(arch, y_ratio, broken, widths):
+    """T = 3, κ = 0.1, at N = 128…1024 (broken phase: 256…2048): the error of the corrected kernel and predictor falls like
+    1/N² while the saddle point's falls like 1/N. Broken phase: the sign-invariant (folded) kernel.
+
+    Measured (order-10 quadrature): max|C − C*| at N = 128 → 1024, uncorrected / corrected:
+    DNN 0.6 y_c 9.5e-3 → 1.2e-3 / 5.1e-5 → 8e-7; RNN 0.6 y_c 5.2e-2 → 7.2e-3 / 6.3e-3 → 1.3e-4 (its
+    soft lag-1 mode makes the 1/N² regime start later: slope −1.9); RNN 2 y_c (N = 128 → 1024)
+    4.9e-2 → 4.6e-3 / 1.4e-2 → 1.7e-4. Order-8 rules (2.6·10⁵ nodes) keep the test quick; at N = 128
+    in the broken phase they are not accurate enough (the referee check below fails), hence 256…2048."""
+    y = y_ratio * Y_C
+    sol = _branch(y, arch, broken)
+    fw = sol.finite_width(widths[0])
+    e0, e1, f0, f1 = [], [], [], []
+    for N in widths:
+        ref = exact_chain_moments(y, N, T=3, arch=arch, init_C=sol.C, kappa=KAPPA, order=8)
+        C, C_err = (ref.C_folded, ref.C_folded_se) if broken else (ref.C, ref.C_se)
+        a = fw.at(N)
+        e0.append(np.max(np.abs(C - a.C_leading)))
+        e1.append(np.max(np.abs(C - a.C)))
+        f0.append(abs(ref.f - a.f_leading.item()))
+        f1.append(abs(ref.f - a.f.item()))
+        # the referee resolves what it referees: quadrature error far below the corrected residual
+        assert np.max(C_err) < 0.2 * e1[-1] and ref.f_se < 0.2 * f1[-1], (N, np.max(C_err), e1[-1], ref.f_se, f1[-1])
+        assert e1[-1] < e0[-1] and f1[-1] < f0[-1], (N, e0[-1], e1[-1], f0[-1], f1[-1])
+    s0, s1 = _slope(widths, e0), _slope(widths, e1)
+    t0, t1 = _slope(widths, f0), _slope(widths, f1)
+    assert -1.2 < s0 < -0.8 and s1 < -1.7, (s0, s1, e0, e1)
+    assert -1.2 < t0 < -0.8 and t1 < -1.7, (t0, t1, f0, f1)
+
+
+def test_broken_phase_order_parameter_correction():
+    """The sign-invariant lag-1 order parameter above the transition (2 y_c): theory q* = 0.590 with
+    q₁ = −0.26; the exact means at N = 256…1024 sit at q* + q₁/N up to O(1/N²)."""
+    y = 2.0 * Y_C
+    sol = _branch(y, "rnn", True)
+    fw = sol.finite_width(256)
+    d0, d1 = [], []
+    for N in (256, 512, 1024):
+        ref = exact_chain_moments(y, N, T=3, init_C=sol.C, kappa=KAPPA, order=8)
+        a = fw.at(N)
+        d0.append(abs(ref.q - a.q_leading))
+        d1.append(abs(ref.q - a.q))
+        assert ref.q_se < 0.2 * d1[-1], (N, ref.q_se, d1[-1])
+    assert all(b < 0.3 * a for a, b in zip(d0, d1)), (d0, d1)
+    assert _slope((256, 512, 1024), d1) < -1.7, d1
+
+
+def test_finite_width_bad_input_and_breakdown():
+    sol = _branch(0.6 * Y_C, "rnn", False)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(FLTheoryInputError, match="^N: "):
+            sol.finite_width(bad)
+    with pytest.raises(FLTheoryInputError, match="^phi: "):
+        dataclasses.replace(sol, phi="erf").finite_width(64)
+    with pytest.raises(FLTheoryInputError, match="^sol: carries no problem"):
+        dataclasses.replace(sol, problem=None).finite_width(64)
+    # exactly at the transition the lag-1 mode is a zero mode of the Hessian: a named error
+    at_c = follow_branch(chain_task, np.linspace(0.5, Y_C, 12), kappa=KAPPA)[-1]
+    with pytest.raises(FLTheoryInputError, match="^sol: the Hessian of the action is singular"):
+        at_c.finite_width(256)
+    # close to it the correction is as large as the leading order: a warning, not silent nonsense
+    near = follow_branch(chain_task, np.linspace(0.5, 0.999 * Y_C, 12), kappa=KAPPA)[-1]
+    with pytest.warns(FiniteWidthWarning, match="not reliable"):
+        near.finite_width(256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FiniteWidthWarning)
+        sol.finite_width(256)           # far from it: no warning
+    with pytest.raises(FLTheoryInputError, match="^N: "):
+        exact_chain_moments(1.0, 3, T=3)
+    with pytest.raises(FLTheoryInputError, match="^arch: "):
+        exact_chain_moments(1.0, 64, T=3, arch="lstm")
