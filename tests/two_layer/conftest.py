@@ -8,18 +8,15 @@ import pytest
 @pytest.fixture(scope="session")
 def small_point():
     """``small_point(method, P, seed=0, **kw)``: a cached :func:`learning_curve_point` (sgld, nngp, mf,
-    mf_ard) or :func:`lc_points.empirical_point` (``mf_emp`` / ``mf_ard_emp``,
-    with ``readout=``) of the ``small`` preset."""
+    mf_ard, and the training-set ``mf_emp`` / ``mf_ard_emp`` with ``readout=``) of the ``small`` preset."""
     from fltheory.experiments.learning_curve import learning_curve_point
-    from lc_points import EMPIRICAL_METHODS, empirical_point
 
     cache = {}
 
     def get(method, P, seed=0, **kw):
         key = (method, P, seed, tuple(sorted(kw.items())))
         if key not in cache:
-            fn = empirical_point if method in EMPIRICAL_METHODS else learning_curve_point
-            cache[key] = fn(P=P, method=method, seed=seed, size="small", **kw)
+            cache[key] = learning_curve_point(P=P, method=method, seed=seed, size="small", **kw)
         return cache[key]
 
     return get

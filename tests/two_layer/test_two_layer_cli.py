@@ -37,3 +37,28 @@ def test_point_validation_and_test_split():
     train = {tuple(r) for r in X}
     assert not any(tuple(r) in train for r in Xt)  # test inputs are held out
     np.testing.assert_array_equal(Y, X[:, 0] * X[:, 1])
+
+
+def test_training_set_mf_methods_in_the_learning_curve_and_its_figure(tmp_path):
+    # the issue #14 methods run through run_learning_curve (same data as SGLD/NNGP) and are drawn.
+    # Sizes as in the default profile of the parity-full spec (shared compilation in one test session);
+    # the joint readouts go through the same path (test_two_layer_issue14.py, readout="joint").
+    from fltheory.experiments.learning_curve import plot_learning_curve, run_learning_curve
+
+    small = dict(size="small", d=8, k=2, N=16, P_test=128, mf_chains=16, steps_per_iter=10, max_iter=25)
+    ds = run_learning_curve([16], methods=["nngp", "mf_emp", "mf_ard_emp"], readout="independent", phase_P=(),
+                            progress=False, **small)
+    assert list(ds["level"].values) == ["nngp", "mf_emp", "mf_ard_emp"] and ds.attrs["readout"] == "independent"
+    for m in ("mf_emp", "mf_ard_emp"):
+        sel = ds.sel(level=m, seed=0)
+        assert np.isfinite(sel["m_target"]).all() and np.isfinite(sel["test_mse"]).all()
+        assert (sel["test_mse_se"] >= 0).all() and set(sel["converged"].values) <= {0.0, 1.0}
+    # the same point as learning_curve_point gives (run_learning_curve adds nothing of its own)
+    one = learning_curve_point(P=16, method="mf_ard_emp", **small)
+    assert one["m_target"] == float(ds["m_target"].sel(level="mf_ard_emp", P=16, seed=0))
+    png = plot_learning_curve(ds, tmp_path / "lc.png")
+    assert png.stat().st_size > 1000
+    with pytest.raises(FLTheoryInputError, match="^P: must be >= 1, got 0"):
+        run_learning_curve([20, 0], methods=["nngp"], size="small", phase_P=())
+    with pytest.raises(FLTheoryInputError, match="^methods: unknown value"):
+        run_learning_curve([20], methods=["mf_bogus"], size="small", phase_P=())

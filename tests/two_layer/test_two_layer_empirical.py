@@ -10,7 +10,7 @@ from fltheory.activations import get_activation
 from fltheory.cli import app
 from fltheory.two_layer.ard import ard_update
 from fltheory.two_layer.empirical import single_neuron_logdensity, solve_empirical_mf
-from lc_points import empirical_point
+from fltheory.experiments.learning_curve import LearningCurveConfig, learning_curve_point
 from fltheory.two_layer.features import ParityOverlaps, all_patterns, walsh
 from fltheory.two_layer.mean_field import solve_mean_field
 from fltheory.two_layer.nngp import nngp_kernel
@@ -131,11 +131,18 @@ def test_bad_input_names_the_parameter():
     with pytest.raises(FLTheoryInputError, match=r"^X: parity inputs must be in \{-1, \+1\}, got 0.5 at \[1, 2\]"):
         walsh(np.where(np.arange(60).reshape(10, 6) == 8, 0.5, X), (0, 1))
     with pytest.raises(FLTheoryInputError, match="^P: must be >= 1"):
-        empirical_point(P=0, method="mf_emp", size="small")
+        learning_curve_point(P=0, method="mf_emp", size="small")
     with pytest.raises(FLTheoryInputError, match="^k: must be <= d = 6"):
-        empirical_point(P=10, method="mf_emp", size="small", d=6, k=8)
+        learning_curve_point(P=10, method="mf_emp", size="small", d=6, k=8)
     with pytest.raises(FLTheoryInputError, match="^kappa2: must be > 0"):
-        empirical_point(P=10, method="mf_ard_emp", size="small", kappa2=-1.0)
+        learning_curve_point(P=10, method="mf_ard_emp", size="small", kappa2=-1.0)
+    with pytest.raises(FLTheoryInputError, match="^readout: unknown value"):
+        learning_curve_point(P=10, method="mf_emp", size="small", readout="both")
+    for name in ("a0", "b0"):   # the config checks its hyper-prior itself, for every method
+        with pytest.raises(FLTheoryInputError, match=f"^{name}: must be > 0, got 0.0"):
+            LearningCurveConfig(**{name: 0.0})
+        with pytest.raises(FLTheoryInputError, match=f"^{name}: must be > 0, got -1.0"):
+            learning_curve_point(P=10, method="nngp", size="small", **{name: -1.0})
 
 
 @pytest.mark.parametrize("args,message", [
@@ -145,10 +152,12 @@ def test_bad_input_names_the_parameter():
     (["--d", "6", "--k", "8"], "error: k: must be <= d = 6, got 8"),
     (["--a0", "0"], "error: a0: must be > 0, got 0.0"),
     (["--b0", "-1"], "error: b0: must be > 0, got -1.0"),
+    (["--methods", "nngp,mf_emp,mf_bogus"], "error: methods: unknown value 'mf_bogus'"),
+    (["--readout", "both"], "error: readout: unknown value 'both'"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, args, message):
     res = CliRunner().invoke(app, ["learning-curve", "--size", "small", "--methods", "nngp", "--no-phase",
                                    "--out", str(tmp_path / "lc"), *args])
     assert res.exit_code == 2, res.output
-    assert res.output.strip().splitlines()[-1] == message
+    assert res.output.strip().splitlines()[-1].startswith(message), res.output
     assert not (tmp_path / "lc").exists()   # nothing created before the check

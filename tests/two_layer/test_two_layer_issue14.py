@@ -12,16 +12,9 @@ import pytest
 
 import fltheory  # noqa: F401
 
-ONSET = 0.25   # m_S level that defines the onset P_c (log-interpolated), as in test_two_layer_sgld_vs_theory
+from fltheory.experiments.learning_curve import ONSET_LEVEL as ONSET, onset_P as onset
+
 NOISE = 0.03   # SGLD m_S noise floor 1/√P_test (see the module docstring)
-
-
-def onset(Ps, m):
-    """P where m first crosses ONSET, linear in log P between grid points (inf if never)."""
-    for i in range(1, len(Ps)):
-        if m[i - 1] < ONSET <= m[i]:
-            return float(np.exp(np.interp(ONSET, m[i - 1: i + 1], np.log(Ps[i - 1: i + 1]))))
-    return float("inf") if m[0] < ONSET else float(Ps[0])
 
 
 def test_joint_readouts_not_the_data_average_explain_most_of_the_mf_lag(small_point):

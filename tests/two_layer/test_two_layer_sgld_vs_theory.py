@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import fltheory  # noqa: F401
+from fltheory.experiments.learning_curve import onset_P
 
 PS = (50, 100, 200, 400)
-ONSET = 0.25  # m_S level that defines the onset P_c (log-interpolated)
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +22,8 @@ def curves(small_point):
 
 
 def onset(points):
-    """P where m_S first crosses ONSET, interpolated linearly in log P (inf if never)."""
-    m = np.array([points[P]["m_target"] for P in PS])
-    logp = np.log(PS)
-    for i in range(1, len(PS)):
-        if m[i - 1] < ONSET <= m[i]:
-            return float(np.exp(np.interp(ONSET, m[i - 1: i + 1], logp[i - 1: i + 1])))
-    return float("inf") if m[0] < ONSET else float(PS[0])
+    """P where m_S first crosses 0.25 (``onset_P``: linear in log P, inf if never)."""
+    return onset_P(PS, [points[P]["m_target"] for P in PS])
 
 
 def test_transition_in_mf_and_sgld(curves):

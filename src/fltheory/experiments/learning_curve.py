@@ -1,5 +1,10 @@
 """Issue #5 experiment ``learning-curve``: test MSE vs P for SGLD, NNGP, MF and MF-ARD.
 
+Methods (``method=``): ``sgld`` (the network), ``nngp`` (kernel ridge regression), ``mf`` / ``mf_ard``
+(population mean field, docs/theory/two_layer.md §3, §4) and ``mf_emp`` / ``mf_ard_emp`` (the
+training-set mean field of issue #14, §3b, on the very data SGLD sees; ``readout=independent``
+(default, §3b) or ``joint`` (§3c)).
+
 One point (:func:`learning_curve_point`, the sweep-engine entry) runs one method at one training
 set size P and seed; :func:`run_learning_curve` loops over P, seeds and methods and adds the P–κ²
 phase diagram of the plain-MF order parameter m_S; :func:`plot_learning_curve` draws the figure.
@@ -27,13 +32,17 @@ import numpy as np
 from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..models.parametrization import readout_exponent
 from ..two_layer.ard import ard_update, relevance_ratio
+from ..two_layer.empirical import check_hyperprior, solve_empirical_mf
 from ..two_layer.features import ParityOverlaps, SingleIndexOverlaps, subsets_up_to, walsh
 from ..two_layer.mean_field import solve_mean_field
 from ..two_layer.nngp import nngp_regression
 from ..two_layer.sgld import run_sgld
 from ..sweep.registry import declare
 
-METHODS = ("sgld", "nngp", "mf", "mf_ard")
+METHODS = ("sgld", "nngp", "mf", "mf_ard", "mf_emp", "mf_ard_emp")
+#: the training-set (empirical) mean-field methods (issue #14, docs/theory/two_layer.md §3b, §3c)
+EMPIRICAL_METHODS = ("mf_emp", "mf_ard_emp")
+READOUTS = ("independent", "joint")
 TASKS = ("parity", "single_index")
 
 
@@ -65,6 +74,8 @@ class LearningCurveConfig:
     steps_per_iter: int = 25
     max_iter: int = 200
     overlaps: str = "clt"
+    # training-set MF (mf_emp, mf_ard_emp): readouts factorised per neuron (§3b) or integrated out jointly (§3c)
+    readout: str = "independent"
 
     def __post_init__(self):
         choice("task", self.task, TASKS)
@@ -74,6 +85,8 @@ class LearningCurveConfig:
             raise FLTheoryInputError(f"k: must be <= d = {self.d}, got {self.k}")
         positive_int("N", self.N)
         positive("kappa2", self.kappa2)
+        check_hyperprior(self.a0, self.b0)   # a proper Gamma(a0, b0) hyper-prior: "a0: must be > 0, ..."
+        choice("readout", self.readout, READOUTS)
         readout_exponent(self.parametrization)
         if self.task == "parity" and self.phi == "relu" and self.k % 2 == 1 and self.k >= 3:
             raise FLTheoryInputError(
@@ -164,6 +177,9 @@ LEARNING_CURVE_OUTPUTS = {
     "rho_irrelevant": "ARD precision, irrelevant inputs",
     "rho_ratio": "ARD precision ratio (irrelevant / relevant)",
     "converged": "converged (1) or not (0)",
+    "m_target_se": "Monte-Carlo s.e. of m_S (training-set MF)",
+    "train_mse": "training MSE (training-set MF)",
+    "n_iter": "fixed-point iterations (training-set MF)",
 }
 
 
@@ -186,12 +202,18 @@ def check_learning_curve(*, P, method, **kw) -> None:
 
 @declare(outputs=LEARNING_CURVE_OUTPUTS, validate=check_learning_curve)
 def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[str, float]:
-    """One point of the learning curve: ``method`` ∈ {sgld, nngp, mf, mf_ard} at training size P.
+    """One point of the learning curve: ``method`` ∈ :data:`METHODS` at training size P.
 
     ``kw`` are fields of :class:`LearningCurveConfig` (plus ``size`` = small|default|full for the
     presets). Returns floats: test_mse, m_target, m_off, w2_relevant, w2_irrelevant, rho_relevant,
     rho_irrelevant, rho_ratio, converged (MF: 1/0; others 1), test_mse_se (SGLD chain spread; MF
     Monte-Carlo error; 0 for the exact NNGP).
+
+    ``mf_emp`` / ``mf_ard_emp`` solve the training-set MF / MF-ARD (``readout`` = independent |
+    joint) on the data of :func:`make_data` with the same ``seed`` as SGLD; their ``m_target`` and
+    ``test_mse`` are measured on the same held-out inputs with the estimator used for SGLD. Extra
+    outputs: ``m_target_se`` (Monte Carlo, from the spread of the last fixed-point iterates),
+    ``train_mse``, ``n_iter``.
     """
     P = positive_int("P", P)
     method = choice("method", method, METHODS)
@@ -218,6 +240,8 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
         return dict(test_mse=res.test_mse, test_mse_se=2.0 * abs(1.0 - m_t) * float(res.m_se[0]),
                     m_target=m_t, m_off=off, converged=float(res.converged), **_w2_summary(cfg, res.w2, rho))
     X, Y, Xt, Yt = make_data(cfg, P, seed)
+    if method in EMPIRICAL_METHODS:
+        return _empirical_point(cfg, method, seed, X, Y, Xt, Yt)
     if method == "nngp":
         f = nngp_regression(X, Y, Xt, kappa2=cfg.kappa2, sw2=cfg.sw2, sa2=cfg.sa2, N=cfg.N, gamma=cfg.gamma,
                          phi=cfg.phi)
@@ -235,6 +259,24 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
         if len(res.test_mse_chains) > 1 else nan
     return dict(test_mse=res.test_mse, test_mse_se=se, m_target=m_t, m_off=off, converged=1.0,
                 **_w2_summary(cfg, res.w2, res.rho))
+
+
+def _empirical_point(cfg, method, seed, X, Y, Xt, Yt) -> dict[str, float]:
+    """``mf_emp`` / ``mf_ard_emp``: the training-set MF / MF-ARD (§3b, §3c) on the data SGLD sees."""
+    ard = method == "mf_ard_emp"
+    res = solve_empirical_mf(X, Y, N=cfg.N, kappa2=cfg.kappa2, gamma=cfg.gamma, sa2=cfg.sa2, sw2=cfg.sw2,
+                             phi=cfg.phi, ard=ard, a0=cfg.a0, b0=cfg.b0, X_test=Xt, relevant=cfg.relevant,
+                             n_chains=cfg.mf_chains, steps_per_iter=cfg.steps_per_iter, max_iter=cfg.max_iter,
+                             seed=seed, readout=cfg.readout, throw=False)  # `converged` is an output
+    m_t, off = _coefficients(cfg, res.f_test, Xt)
+    rho = res.rho if ard else ard_update(res.w2, cfg.N, cfg.a0, cfg.b0)
+    # Monte-Carlo error of m_S: the test predictor is linear in the training residual, so its
+    # spread is that of the training-set overlap q = ⟨f⟩·y/‖y‖² over the last iterates
+    q = np.array(res.diagnostics.history[-20:])
+    m_se = float(q.std() / np.sqrt(len(q)))
+    return dict(test_mse=float(np.mean((res.f_test - Yt) ** 2)), test_mse_se=2.0 * abs(1.0 - m_t) * m_se,
+                m_target=m_t, m_off=off, m_target_se=m_se, train_mse=float(np.mean((res.f_train - Y) ** 2)),
+                converged=float(res.converged), n_iter=float(res.n_iter), **_w2_summary(cfg, res.w2, rho))
 
 
 OBSERVABLES = ("test_mse", "test_mse_se", "m_target", "m_off", "w2_relevant", "w2_irrelevant",
@@ -258,7 +300,7 @@ def run_learning_curve(Ps, *, seeds=(0,), methods=METHODS, phase_P=None, phase_k
 
     if Ps is None:
         Ps = DEFAULT_PS[choice("size", size, tuple(SIZES))]
-    Ps = [positive_int("Ps", int(p)) for p in Ps]
+    Ps = [positive_int("P", int(p)) for p in Ps]   # named as the point parameter (and the CLI option)
     seeds = [int(s) for s in seeds]
     methods = [choice("methods", m, METHODS) for m in methods]
     cfg = LearningCurveConfig(**{**SIZES[choice("size", size, tuple(SIZES))], **kw})
@@ -297,16 +339,62 @@ def run_learning_curve(Ps, *, seeds=(0,), methods=METHODS, phase_P=None, phase_k
     return describe_learning_curve(ds)
 
 
+#: m_S level that defines the learning onset P_c (issue #14)
+ONSET_LEVEL = 0.25
+
+
+def onset_P(Ps, m, level: float = ONSET_LEVEL) -> float:
+    """Onset P_c: the P where ``m`` (m_S on the grid ``Ps``, increasing P) first crosses ``level``,
+    linear in log P between the two grid points; ``inf`` if it never does, ``Ps[0]`` if it starts above."""
+    Ps, m = np.asarray(Ps, float), np.asarray(m, float)
+    for i in range(1, len(Ps)):
+        if m[i - 1] < level <= m[i]:
+            return float(np.exp(np.interp(level, m[i - 1: i + 1], np.log(Ps[i - 1: i + 1]))))
+    return float("inf") if m[0] < level else float(Ps[0])
+
+
+def onsets_vs_d(ds, level: float = ONSET_LEVEL):
+    """Onset P_c vs d per method from a sweep over (d, P, method) of :func:`learning_curve_point`
+    (e.g. ``fltheory reproduce parity-full``: ``results.nc``); m_S is averaged over ``seed``.
+
+    Returns a Dataset with ``onset`` on (method, d) (inf: no crossing on the P grid) and ``slope``
+    on (method), the least-squares slope of log P_c vs log d over the finite onsets (NaN with
+    fewer than two): ≈ 1 is the O(d) sample-complexity penalty of MF, ≈ 0 its removal.
+    """
+    import xarray as xr
+
+    m = ds["m_target"]
+    m = m.mean("seed") if "seed" in m.dims else m
+    m = m.transpose("method", "d", "P")
+    Ps, dvals = m["P"].values, m["d"].values.astype(float)
+    onset = np.array([[onset_P(Ps, m.values[i, j], level) for j in range(len(dvals))]
+                      for i in range(m.sizes["method"])])
+    slope = np.full(len(onset), np.nan)
+    for i, row in enumerate(onset):
+        ok = np.isfinite(row)
+        if ok.sum() >= 2:
+            slope[i] = np.polyfit(np.log(dvals[ok]), np.log(row[ok]), 1)[0]
+    out = xr.Dataset({"onset": (("method", "d"), onset), "slope": (("method",), slope)},
+                     coords=dict(method=m["method"].values, d=m["d"].values))
+    out["onset"].attrs.update(long_name=f"onset P_c (m_S first reaches {level})", units="1")
+    out["slope"].attrs.update(long_name="slope of log P_c vs log d", units="1")
+    return out
+
+
 def describe_learning_curve(ds):
     """``long_name``/``units`` of every variable of a :func:`run_learning_curve` dataset (in place)."""
     from ..io import describe
 
     return describe(ds, {
-        "level": ("method: sgld (simulation), nngp (kernel ridge), mf (mean field), mf_ard (MF with ARD)", None),
+        "level": ("method: sgld (simulation), nngp (kernel ridge), mf (mean field), mf_ard (MF with ARD), "
+                  "mf_emp / mf_ard_emp (training-set MF / MF-ARD)", None),
         "P": ("training set size P", "1"),
         "seed": ("seed of data and chains", "1"),
         "test_mse": ("test MSE of the posterior-mean predictor", "1"),
         "test_mse_se": ("standard error of test_mse (SGLD: over chains; MF: Monte Carlo; NNGP: 0, exact)", "1"),
+        "m_target_se": ("Monte-Carlo standard error of m_target (training-set MF)", "1"),
+        "train_mse": ("training MSE of the posterior-mean predictor", "1"),
+        "n_iter": ("fixed-point iterations of the training-set MF", "1"),
         "m_target": ("coefficient m_S of the posterior mean on the target function", "1"),
         "m_off": ("largest |m_A| over off-target functions A", "1"),
         "w2_relevant": ("<w_j^2> averaged over relevant input coordinates j in S", "1"),
@@ -332,7 +420,9 @@ def plot_learning_curve(ds, path):
     style = dict(sgld=dict(ls="none", marker="o", color="k", label="SGLD"),
                  nngp=dict(ls="-", color="tab:gray", label="NNGP (KRR)"),
                  mf=dict(ls="-", color="tab:blue", label="MF"),
-                 mf_ard=dict(ls="-", color="tab:red", label="MF-ARD"))
+                 mf_ard=dict(ls="-", color="tab:red", label="MF-ARD"),
+                 mf_emp=dict(ls="--", marker="s", ms=4, color="tab:blue", label="MF (training set)"),
+                 mf_ard_emp=dict(ls="--", marker="s", ms=4, color="tab:red", label="MF-ARD (training set)"))
     P = ds["P"].values
     for m in ds["level"].values:
         mse = ds["test_mse"].sel(level=m)
@@ -365,5 +455,5 @@ def plot_learning_curve(ds, path):
     return path
 
 
-__all__ = ["LearningCurveConfig", "METHODS", "OBSERVABLES", "SIZES", "learning_curve_point", "make_data",
-           "plot_learning_curve", "run_learning_curve"]
+__all__ = ["EMPIRICAL_METHODS", "LearningCurveConfig", "METHODS", "OBSERVABLES", "ONSET_LEVEL", "SIZES",
+           "learning_curve_point", "make_data", "onset_P", "onsets_vs_d", "plot_learning_curve", "run_learning_curve"]
