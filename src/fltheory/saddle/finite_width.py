@@ -20,8 +20,9 @@ entries f_S = Σ(Σ + κ)⁻¹ y (exact given C), and the sign-invariant lag ord
 Cost: the expansion works in the m = 2·(number of free kernel entries) coordinates of (C, Ĉ) —
 n(n+1) for the RNN, T·P(P+1) for the DNN (its measure factorises over layers, so the cross-layer
 entries are absent from the action) — with a dense Hessian (m² memory) and m third-order directional
-derivatives of Φ, each O(n³). The size is checked before anything is allocated. Only φ = identity
-(closed-form action) is supported.
+derivatives of Φ, each O(n³). The size is checked before anything is allocated. φ = identity uses the
+closed-form action; any other φ the importance-sampled ln Z₁ with fixed draws (:func:`sampled_ln_z1`),
+with the Monte-Carlo error of the correction estimated from independent draw sets.
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ class FiniteWidth:
     diagnostics: Diagnostics = field(repr=False)
     T: int = 0
     P: int = 0
+    C_first_se: np.ndarray | None = field(default=None, repr=False)   # Monte-Carlo s.e. of C_first (nonlinear φ)
 
     def at(self, N: int) -> "FiniteWidth":
         """The same expansion evaluated at another width."""
@@ -86,7 +88,7 @@ class FiniteWidth:
                            C_first=self.C_first, f=self.f_leading + self.f_first / N, f_leading=self.f_leading,
                            f_first=self.f_first, q=self.q_leading + self.q_first / N, q_leading=self.q_leading,
                            q_first=self.q_first, softest=self.softest, relative_correction=rel,
-                           diagnostics=self.diagnostics, T=self.T, P=self.P)
+                           diagnostics=self.diagnostics, T=self.T, P=self.P, C_first_se=self.C_first_se)
 
 
 def _width(N) -> int:
@@ -128,11 +130,68 @@ class _Coords:
         return np.asarray(A)[self.iu, self.ju]
 
 
-def _phi_action(prob: SaddleProblem, co: _Coords):
+def _blocks(prob: SaddleProblem):
+    """Index blocks of the single-neuron measure: one of size n (RNN), T of size P (DNN, factorised)."""
+    if prob.tied:
+        return [np.arange(prob.n)]
+    return [np.arange(t * prob.P, (t + 1) * prob.P) for t in range(prob.T)]
+
+
+def sampled_ln_z1(prob: SaddleProblem, act, K0, Chat0, n_draws: int, seed: int):
+    """ln Z₁(K, Ĉ) as a smooth function by importance sampling with *fixed* draws (conventions §7).
+
+    Per block b: h = L_K A_b z, z the base draws closed under z → −z (and, for the RNN, the alternating
+    signs of the W → −W symmetry), A_b the proposal fitted at (K0, Ĉ0): A Aᵀ = 1.2 L⁻¹⟨hhᵀ⟩L⁻ᵀ, so
+    the estimate is accurate where the expansion evaluates it. ln Z₁ = Σ_b log mean exp(log-weight)."""
+    from scipy.stats import norm, qmc
+
+    rng_seed = int(seed)
+    parts = []
+    for ib, idx in enumerate(_blocks(prob)):
+        d = len(idx)
+        n_base = 2 ** int(np.ceil(np.log2(max(n_draws // 4, 16))))
+        u = qmc.Sobol(d=d, scramble=True, seed=rng_seed + 7919 * ib).random(n_base)
+        z = norm.ppf(np.clip(u, 1e-15, 1 - 1e-15))
+        signs = [np.ones(d), -np.ones(d)]
+        if prob.tied and prob.T > 1:
+            alt = np.repeat((-1.0) ** np.arange(prob.T), prob.P)
+            signs += [alt, -alt]
+        z = np.concatenate([z * sg for sg in signs])
+        Kb, Hb = np.asarray(K0)[np.ix_(idx, idx)], np.asarray(Chat0)[np.ix_(idx, idx)]
+        L = np.linalg.cholesky(0.5 * (Kb + Kb.T) + 1e-12 * np.trace(Kb) / d * np.eye(d))
+        h = z @ L.T
+        a = np.asarray(act(jnp.asarray(h)))
+        lw = -np.einsum("ki,ij,kj->k", a, Hb, a)
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        hh = (h * w[:, None]).T @ h
+        Li = np.linalg.inv(L)
+        W = Li @ hh @ Li.T
+        A = np.linalg.cholesky(1.2 * 0.5 * (W + W.T) + 1e-12 * np.eye(d))
+        parts.append((idx, jnp.asarray(z), jnp.asarray(A), float(np.sum(np.log(np.diag(A))))))
+
+    def ln_z1(K, Ch):
+        total = 0.0
+        for idx, z, A, logdetA in parts:
+            Kb, Hb = K[np.ix_(idx, idx)], Ch[np.ix_(idx, idx)]
+            d = len(idx)
+            L = jnp.linalg.cholesky(0.5 * (Kb + Kb.T) + 1e-12 * jnp.trace(Kb) / d * jnp.eye(d))
+            v = z @ A.T
+            a = act(v @ L.T)
+            lw = -0.5 * jnp.sum(v * v, 1) + 0.5 * jnp.sum(z * z, 1) + logdetA - jnp.sum(a * (a @ Hb), 1)
+            total = total + jax.scipy.special.logsumexp(lw) - jnp.log(lw.shape[0])
+        return total
+
+    return ln_z1
+
+
+def _phi_action(prob: SaddleProblem, co: _Coords, ln_z1=None):
+    ln_z1 = ln_z1_gaussian if ln_z1 is None else ln_z1
+
     def Phi(x):
         C, Ch = co.dense(x[: co.k]), co.dense(x[co.k:])
         K = pre_kernel(C, prob)
-        return jnp.sum(Ch * C) + ln_z1_gaussian(K, Ch) + readout_term(C, prob)
+        return jnp.sum(Ch * C) + ln_z1(K, Ch) + readout_term(C, prob)
 
     def R(x):
         C = co.dense(x[: co.k])
@@ -176,29 +235,71 @@ def memory_estimate(m: int, n: int) -> float:
     return 8.0 * (3 * m * m + 64 * m * n * n)
 
 
-def finite_width_correction(sol, N: int, *, batch: int = 64) -> FiniteWidth:
-    """First-order 1/N correction to the observables of a linear-φ saddle point (module docstring).
+def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**17, mc_seed: int = 0,
+                            mc_splits: int = 4) -> FiniteWidth:
+    """First-order 1/N correction to the observables of a saddle point (module docstring).
 
     ``sol`` is a :class:`~fltheory.saddle.Solution` of :func:`~fltheory.saddle.solve` (it carries its
-    problem). Raises :class:`FLTheoryInputError` for a bad ``N``, a nonlinear φ, or a singular Hessian
-    (a zero mode: the saddle point sits at a transition, where the corrections diverge); warns
-    (:class:`FiniteWidthWarning`) when the correction exceeds ``MAX_RELATIVE_CORRECTION`` of the
-    leading order at this ``N``.
+    problem). φ = identity uses the closed-form action. Any other φ uses ln Z₁ by importance sampling with
+    ``n_draws`` fixed draws (:func:`sampled_ln_z1`, proposal fitted at the saddle point); its Monte-Carlo
+    error is estimated from ``mc_splits`` independent estimates on draw sets ``mc_splits`` times smaller
+    (their spread / √mc_splits; per entry in ``C_first_se``, and ``diagnostics.mc_error`` = the largest
+    s.e. of C₁/N relative to max|C|). Raises :class:`FLTheoryInputError` for a bad ``N`` or a singular
+    Hessian (a zero mode: the saddle point sits at a transition, where the corrections diverge); warns
+    (:class:`FiniteWidthWarning`) when the correction exceeds ``MAX_RELATIVE_CORRECTION`` of the leading
+    order at this ``N``.
     """
+    from ..activations import get_activation
+
     t0 = time.perf_counter()
     N = _width(N)
     prob = getattr(sol, "problem", None)
     if prob is None:
         raise FLTheoryInputError("sol: carries no problem; pass a Solution returned by fltheory.saddle.solve")
-    if sol.phi != "linear":
-        raise FLTheoryInputError(f"phi: the 1/N correction is implemented for phi='linear' only, got {sol.phi!r}")
-    positive("batch", batch)
+    positive_int("batch", batch)
+    act = get_activation(sol.phi, "phi")
+    linear = act.closed_form == "linear"
+    if not linear:
+        positive_int("n_draws", n_draws, minimum=64)
+        positive_int("mc_splits", mc_splits, minimum=2)
     co = _Coords(prob)
     require_memory("sol", memory_estimate(co.m, co.n), "the finite-width correction (a dense Hessian over "
                    f"m = {co.m} coordinates of (C, Ĉ))", "use fewer patterns P or time steps T")
-    Phi, R = _phi_action(prob, co)
     x = jnp.asarray(np.concatenate([co.vec(sol.C), co.vec(sol.Chat)]))
+    C0 = np.asarray(sol.C)
+    if not prob.tied:
+        C0 = C0 * prob.time_mask
+    if linear:
+        C1, f0, f1, q0, q1, softest, resid = _expand(prob, co, _phi_action(prob, co), x, sol, batch)
+        C1_se = np.zeros_like(C1)
+        mc_error = float("nan")
+    else:
+        def run(nd, seed):
+            lz = sampled_ln_z1(prob, act, sol.K, sol.Chat, nd, seed)
+            return _expand(prob, co, _phi_action(prob, co, lz), x, sol, batch)
 
+        C1, f0, f1, q0, q1, softest, resid = run(n_draws, mc_seed)
+        subs = [run(max(n_draws // mc_splits, 64), mc_seed + 1 + i) for i in range(mc_splits)]
+        C1_se = np.std([r[0] for r in subs], 0, ddof=1) / np.sqrt(mc_splits)
+        mc_error = float(np.max(C1_se) / N / max(np.max(np.abs(C0)), 1e-300))
+    rel = _relative(C0, C1, f0, f1, q0, 0.0 if np.isnan(q1) else q1, N)
+    diag = Diagnostics(converged=bool(sol.diagnostics.converged), iterations=co.m, residual=resid,
+                       method="laplace-1/N" + ("" if linear else f"(importance-sampled, {n_draws} draws)"),
+                       mc_error=mc_error, wall_time=time.perf_counter() - t0)
+    out = FiniteWidth(N=N, C=C0 + C1 / N, C_leading=C0, C_first=C1, f=f0 + f1 / N, f_leading=f0, f_first=f1,
+                      q=q0 + q1 / N, q_leading=q0, q_first=q1, softest=softest, relative_correction=rel,
+                      diagnostics=diag, T=prob.T, P=prob.P, C_first_se=C1_se)
+    if rel > MAX_RELATIVE_CORRECTION:
+        warnings.warn(FiniteWidthWarning(
+            f"finite_width: the 1/N correction is {rel:.0%} of the leading order at N = {N} (smallest/largest "
+            f"Hessian eigenvalue {softest:.1e}); the expansion is not reliable here: a larger N or a signal "
+            f"farther from the transition is needed"), stacklevel=2)
+    return out
+
+
+def _expand(prob, co, actions, x, sol, batch):
+    """(C₁, f*, f₁, q*, q₁, softest, max|∇Φ|) of the expansion of ``actions = (Φ, R)`` around ``x``."""
+    Phi, R = actions
     grad, H, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.hessian(Phi)(z), jax.grad(R)(z)))(x)
     H = np.asarray(H)
     H = 0.5 * (H + H.T)
@@ -246,19 +347,4 @@ def finite_width_correction(sol, N: int, *, batch: int = 64) -> FiniteWidth:
             q0, q1 = order_parameter(sol.C, prob.T, prob.P), float("nan")
     else:
         q0, q1 = 0.0, 0.0
-    C0 = np.asarray(sol.C)
-    if not prob.tied:
-        C0 = C0 * prob.time_mask
-    rel = _relative(C0, C1, f0, f1, q0, 0.0 if np.isnan(q1) else q1, N)
-    resid = float(np.max(np.abs(np.asarray(grad))))
-    diag = Diagnostics(converged=bool(sol.diagnostics.converged), iterations=co.m, residual=resid,
-                       method="laplace-1/N", wall_time=time.perf_counter() - t0)
-    out = FiniteWidth(N=N, C=C0 + C1 / N, C_leading=C0, C_first=C1, f=f0 + f1 / N, f_leading=f0, f_first=f1,
-                      q=q0 + q1 / N, q_leading=q0, q_first=q1, softest=softest, relative_correction=rel,
-                      diagnostics=diag, T=prob.T, P=prob.P)
-    if rel > MAX_RELATIVE_CORRECTION:
-        warnings.warn(FiniteWidthWarning(
-            f"finite_width: the 1/N correction is {rel:.0%} of the leading order at N = {N} (smallest/largest "
-            f"Hessian eigenvalue {softest:.1e}); the expansion is not reliable here: a larger N or a signal "
-            f"farther from the transition is needed"), stacklevel=2)
-    return out
+    return C1, f0, f1, q0, q1, softest, float(np.max(np.abs(np.asarray(grad))))

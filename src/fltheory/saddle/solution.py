@@ -38,7 +38,7 @@ class Solution:
     problem: object = field(default=None, repr=False)  # the SaddleProblem solved (training entries)
 
     def finite_width(self, N: int, **kw):
-        """Observables at width ``N`` to first order in 1/N (φ = identity; docs/theory/finite_width.md):
+        """Observables at width ``N`` to first order in 1/N (docs/theory/finite_width.md):
         see :func:`fltheory.saddle.finite_width.finite_width_correction`."""
         from .finite_width import finite_width_correction
         return finite_width_correction(self, N, **kw)
