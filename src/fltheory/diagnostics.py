@@ -2,7 +2,7 @@
 
 Every solver returns a result object with its observables and a ``diagnostics`` attribute of this
 type: :class:`fltheory.saddle.Solution`, :class:`fltheory.two_layer.MFResult` and
-:class:`fltheory.depth.DepthKernel` today (the low-rank overlap ODE does not have one yet). Failure
+:class:`fltheory.depth.DepthKernel` and :class:`fltheory.lowrank.OverlapTrajectory`. Failure
 policy: raise :class:`~fltheory.ConvergenceError` by default; ``throw=False`` returns the result with
 ``diagnostics.converged = False`` and a :class:`~fltheory.ConvergenceWarning`.
 """

@@ -130,25 +130,25 @@ def compare(task: Task | str = "impulse", rank: int = 1, phi="linear", N: int = 
     ep = np.arange(epochs + 1)
     data = {
         "sigma_net": (("epoch", "overlap"), layout.flatten(net["gram"])),
-        "sigma_theory": (("epoch", "overlap"), layout.flatten(theory["gram"])),
+        "sigma_theory": (("epoch", "overlap"), layout.flatten(theory.gram)),
         "loss_net": ("epoch", net["loss"]),
-        "loss_theory": ("epoch", theory["loss"]),
+        "loss_theory": ("epoch", theory.loss),
         "conserved_net": ("epoch", np.asarray(conserved_quantity(net["gram"], layout))),
-        "conserved_theory": ("epoch", np.asarray(conserved_quantity(theory["gram"], layout))),
+        "conserved_theory": ("epoch", np.asarray(conserved_quantity(theory.gram, layout))),
         "visible": ("overlap", layout.visible(act.linear)),
         "target": (("trial", "time"), task.targets),
         "weights": (("trial", "time"), task.weights),
         "inputs": (("trial", "time"), task.inputs),
         "y_net": (("trial", "time"), np.asarray(network_rollout(net["vectors"], task.inputs, act, task.dt, task.tau,
                                                                 readout))),
-        "y_theory": (("trial", "time"), np.asarray(effective_rollout(jnp.asarray(theory["gram"][-1]), task.inputs,
-                                                                    layout, act, task.dt, task.tau, readout)[1])),
+        "y_theory": (("trial", "time"), np.asarray(effective_rollout(jnp.asarray(theory.gram[-1]), task.inputs,
+                                                                    layout, act, task.dt, task.tau, readout).y)),
     }
     if nv is not None:
-        data["sigma_naive"] = (("epoch", "overlap"), layout.flatten(nv["gram"]))
-        data["loss_naive"] = ("epoch", nv["loss"])
-        data["y_naive"] = (("trial", "time"), np.asarray(effective_rollout(jnp.asarray(nv["gram"][-1]), task.inputs,
-                                                                          layout, act, task.dt, task.tau, readout)[1]))
+        data["sigma_naive"] = (("epoch", "overlap"), layout.flatten(nv.gram))
+        data["loss_naive"] = ("epoch", nv.loss)
+        data["y_naive"] = (("trial", "time"), np.asarray(effective_rollout(jnp.asarray(nv.gram[-1]), task.inputs,
+                                                                          layout, act, task.dt, task.tau, readout).y))
     if adam is not None:
         data["sigma_adam"] = (("epoch", "overlap"), layout.flatten(adam["gram"]))
         data["loss_adam"] = ("epoch", adam["loss"])

@@ -14,6 +14,8 @@ Stein's lemma, exact for Gaussian vector entries as N → ∞ (docs/theory/lowra
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
@@ -22,9 +24,16 @@ from .overlaps import Layout
 from .tasks import Task, check_readout
 
 
+# functional form: field types stay objects (see lowrank.tasks.Batch)
+Rollout = NamedTuple("Rollout", [("kappa", jax.Array), ("y", jax.Array)])
+Rollout.__doc__ = """States and outputs of the effective RNN (:func:`effective_rollout`): ``kappa``
+[B, K, r+1], the state κ = (κ_m, κ_u…) that y_k is read from, and ``y`` [B, K], the outputs y_k."""
+
+
 def effective_rollout(S, inputs, layout: Layout, act: LowRankActivation, dt: float, tau: float = 1.0,
-                      readout: str = "next"):
-    """Run the effective RNN. ``S``: Σ (n × n); ``inputs``: [B, K]. Returns (κ [B, K, r+1], y [B, K]).
+                      readout: str = "next") -> Rollout:
+    """Run the effective RNN. ``S``: Σ (n × n); ``inputs``: [B, K]. Returns a :class:`Rollout`
+    (``kappa`` [B, K, r+1], ``y`` [B, K]).
 
     κ[:, k] is the state y_k is read from: κ_{k+1} for ``readout="next"``, κ_k for ``"current"``.
     """
@@ -52,7 +61,7 @@ def effective_rollout(S, inputs, layout: Layout, act: LowRankActivation, dt: flo
 
     k0 = jnp.zeros((inputs.shape[0], layout.rank + 1), dtype=S.dtype)
     _, (ks, ys) = jax.lax.scan(step, k0, inputs.T)
-    return jnp.swapaxes(ks, 0, 1), ys.T
+    return Rollout(jnp.swapaxes(ks, 0, 1), ys.T)
 
 
 def make_batch_loss(layout: Layout, act: LowRankActivation, dt: float, tau: float = 1.0, readout: str = "next"):

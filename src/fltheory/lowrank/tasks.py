@@ -22,7 +22,7 @@ full network (:func:`.network.train_network`) and the overlap dynamics
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,13 @@ READOUTS = ("next", "current")
 def check_readout(readout) -> str:
     """Validate the ``readout`` option (one of :data:`READOUTS`)."""
     return choice("readout", readout, READOUTS)
+
+
+# The functional form keeps the field types as objects: under ``from __future__ import annotations``
+# the class form would leave them as strings that pdoc cannot resolve in the generated __new__.
+Batch = NamedTuple("Batch", [("inputs", np.ndarray), ("targets", np.ndarray), ("weights", np.ndarray)])
+Batch.__doc__ = """One epoch's training data of a :class:`Task`: ``inputs`` s(t), ``targets`` y*(t) and loss
+``weights`` W(t), each [B, K] (stacked over epochs, [n, B, K], by :meth:`Task.batches`)."""
 
 
 @dataclass(frozen=True)
@@ -82,21 +89,22 @@ class Task:
         """True if every epoch draws its own batch (:attr:`epoch_batch`)."""
         return self.epoch_batch is not None
 
-    def batch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(inputs, targets, weights) used at ``epoch``: the fixed arrays, or ``epoch_batch(epoch)``."""
+    def batch(self, epoch: int) -> Batch:
+        """The :class:`Batch` (inputs, targets, weights) used at ``epoch``: the fixed arrays, or
+        ``epoch_batch(epoch)``."""
         if self.epoch_batch is None:
-            return self.inputs, self.targets, self.weights
+            return Batch(self.inputs, self.targets, self.weights)
         epoch = positive_int("epoch", epoch, minimum=0)
         inputs, targets, weights = (finite_array("epoch_batch", a) for a in self.epoch_batch(epoch))
         if not (inputs.shape == targets.shape == weights.shape == self.inputs.shape):
             raise FLTheoryInputError(f"epoch_batch: batch of epoch {epoch} has shapes {inputs.shape}, "
                                      f"{targets.shape}, {weights.shape}; expected {self.inputs.shape}")
-        return inputs, targets, weights
+        return Batch(inputs, targets, weights)
 
-    def batches(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Batches of epochs ``start .. start+n−1`` stacked: three arrays [n, B, K]."""
+    def batches(self, start: int, n: int) -> Batch:
+        """Batches of epochs ``start .. start+n−1`` stacked: a :class:`Batch` of three arrays [n, B, K]."""
         parts = [self.batch(e) for e in range(start, start + n)]
-        return tuple(np.stack([p[i] for p in parts]) for i in range(3))
+        return Batch(*(np.stack([p[i] for p in parts]) for i in range(3)))
 
     def with_targets(self, targets, name: str | None = None) -> "Task":
         if self.fresh:

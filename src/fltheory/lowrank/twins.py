@@ -117,9 +117,9 @@ def twins(tasks: Sequence[Task | str] = ("decision", "teacher"), rank: int = 1, 
             done += 1
         note("done", done, n_steps)
         sig_net.append([layout.flatten(r["gram"]) for r in rows["net"]])
-        sig_th.append([layout.flatten(r["gram"]) for r in rows["theory"]])
+        sig_th.append([layout.flatten(r.gram) for r in rows["theory"]])
         loss_net.append([r["loss"] for r in rows["net"]])
-        loss_th.append([r["loss"] for r in rows["theory"]])
+        loss_th.append([r.loss for r in rows["theory"]])
     sig_net, sig_th = np.asarray(sig_net), np.asarray(sig_th)
     loss_net, loss_th = np.asarray(loss_net), np.asarray(loss_th)
 

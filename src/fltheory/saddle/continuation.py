@@ -10,7 +10,7 @@ bifurcation (:func:`bisect_flip`) and switches branches there along the critical
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -133,11 +133,20 @@ def broken_branch(make_task: Callable[[float], object], signals: Sequence[float]
     return out
 
 
+class FlipBracket(NamedTuple):
+    """A bracket [lo, hi] of signals around a bifurcation (:func:`bisect_flip`) and the branch's
+    solution at ``lo`` (unpacks as ``lo, hi, solution``)."""
+
+    lo: float
+    hi: float
+    solution: Solution
+
+
 def bisect_flip(make_task: Callable[[float], object], lo: float, hi: float, sol_lo: Solution, rtol: float = 1e-3,
-                **solve_kw) -> tuple[float, float, Solution]:
+                **solve_kw) -> FlipBracket:
     """Bisect the signal bracket [lo, hi] of a sign change of det J of the reduced linear-RNN equations
     along a branch (``sol_lo``: the branch's solution at ``lo``; :func:`.linear_rnn.jacobian_sign`) to
-    relative width ``rtol``. Returns (lo, hi, solution at lo)."""
+    relative width ``rtol``. Returns a :class:`FlipBracket` (lo, hi, solution at lo)."""
     sign_lo = _jacobian_sign(make_task, lo, sol_lo, solve_kw)
     while hi - lo > rtol * hi:
         mid = 0.5 * (lo + hi)
@@ -146,7 +155,7 @@ def bisect_flip(make_task: Callable[[float], object], lo: float, hi: float, sol_
             lo, sol_lo = mid, s_mid
         else:
             hi = mid
-    return lo, hi, sol_lo
+    return FlipBracket(lo, hi, sol_lo)
 
 
 def switch_branch(make_task: Callable[[float], object], y_lo: float, sol_lo: Solution, at: float,
@@ -232,4 +241,4 @@ def _continue(make_task, prev, prev_s, s, min_order, solve_kw, depth: int = 4):
         return None
     return _continue(make_task, half, mid, s, min_order, solve_kw, depth - 1)
 
-__all__ = ["bisect_flip", "broken_branch", "follow_branch", "lag_perturbation", "switch_branch"]
+__all__ = ["FlipBracket", "bisect_flip", "broken_branch", "follow_branch", "lag_perturbation", "switch_branch"]
