@@ -52,8 +52,14 @@ def test_erf_pitchfork_block_diagonal_branch_and_broken_branch():
     br = broken_branch(chain_task, ys, sym, phi="erf", kappa=KAPPA)
     for y, s, b in zip(ys, sym, br):
         assert s.diagnostics.converged and s.diagnostics.residual < 1e-10
-        # exact symmetry: the lag-1 blocks of the block-diagonal branch vanish to round-off
-        assert s.order_parameter() < 1e-10, (y, s.order_parameter())
+        # exact symmetry: the lag-1 blocks of the block-diagonal branch vanish to round-off. Below the
+        # transition (y ≤ 1.75) they stay at round-off (measured ≤ 4e-17); above it the block-diagonal
+        # branch is unstable along the lag-1 direction, and each continuation step amplifies the
+        # round-off there (measured 1e-12 at y = 2.25 growing to 1.9e-10 at y = 3, on the 2026-12-07
+        # machine; < 1e-10 on an earlier one). Open draws break the symmetry at q ≥ 0.04 and the broken
+        # branch has q > 0.4, so 1e-8 still separates exact symmetry from either by > 6 decades.
+        bound = 1e-14 if y <= 1.75 else 1e-8
+        assert s.order_parameter() < bound, (y, s.order_parameter())
         if y <= 1.75:
             assert b is None, (y, b.order_parameter())
         if y >= 2.25:
