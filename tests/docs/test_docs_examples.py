@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-DOCS = ["README.md", "docs/theory/sequential.md", "docs/tutorial.md"]
+DOCS = ["README.md", "docs/theory/sequential.md", "docs/tutorial.md", "docs/theory/finite_width.md"]
 
 
 @pytest.mark.parametrize("doc", DOCS)
