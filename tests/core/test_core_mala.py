@@ -31,3 +31,23 @@ def test_unknown_sampler_is_rejected():
     task = endpoint_task(P=2, P_test=1, T=2, D=2, seed=0)
     with pytest.raises(FLTheoryInputError, match="^sampler: unknown value 'hmc'"):
         sample_posterior(RecurrentNet(N=8, D=2, T=2), task, kappa=1.0, sampler="hmc")
+
+
+def test_instantaneous_order_parameter_matches_the_saddle_definition():
+    """Per sample, q_lag on the training patterns equals saddle.order_parameter of the training block
+    (conventions §7), and it is invariant under the W → −W image h_t → (−1)^t h_t."""
+    from fltheory.saddle import order_parameter
+    from fltheory.sampling.posterior import instantaneous_order_parameter
+
+    rng = np.random.default_rng(0)
+    P, Pt, T = 3, 2, 3
+    n = P + Pt
+    H = rng.standard_normal((T * n, 40))
+    C = H @ H.T / 40
+    train = [t * n + mu for t in range(T) for mu in range(P)]
+    for lag in (1, 2):
+        q = instantaneous_order_parameter(C[None, None], P, Pt, T, lag)[0, 0]
+        assert abs(q - order_parameter(C[np.ix_(train, train)], T, P, lag)) < 1e-12
+    s = np.repeat((-1.0) ** np.arange(T), n)
+    q1 = instantaneous_order_parameter(np.stack([C, s[:, None] * C * s[None, :]]), P, Pt, T)
+    assert abs(q1[0] - q1[1]) < 1e-12 and q1[0] > 0.05

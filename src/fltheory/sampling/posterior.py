@@ -92,7 +92,8 @@ class PosteriorSamples:
     ``f_*_mean`` are ``[P, T, O]`` / ``[P_test, T, O]``. ``final_params`` has a leading chain axis.
     ``C_chains`` / ``f_chains`` keep each chain's time average (``[chains, ...]``, f over train+test):
     above the RNN transition each chain sits in one of two sign-symmetric modes (W → −W), so
-    sign-invariant observables must be computed per chain before averaging.
+    sign-invariant observables must be computed per chain before averaging. ``q_chains`` is each chain's
+    average of the *instantaneous* lag-1 order parameter (:func:`instantaneous_order_parameter`).
     """
 
     C_mean: np.ndarray
@@ -110,6 +111,7 @@ class PosteriorSamples:
     n_steps: int = 0
     sampler: str = "langevin"
     acceptance: float = float("nan")  # MALA: accepted / proposed over all chains and steps
+    q_chains: np.ndarray | None = None  # per chain: the instantaneous lag-1 q averaged over its samples
 
     def test_error(self, task) -> float:
         sq = np.sum((self.f_test_mean - task.Y_test) ** 2, axis=-1)
@@ -204,13 +206,30 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
                              description=f"{'MALA' if sampler == 'mala' else 'Langevin'} N={net.N}")
     C_chain = obs["C"].astype(np.float64).mean(axis=1)
     f_chain = obs["f"].astype(np.float64).mean(axis=1)
+    q_chain = instantaneous_order_parameter(obs["C"], P, task.P_test, net.T).mean(axis=1)
     return PosteriorSamples(
         C_mean=C_chain.mean(0), C_sem=_sem(C_chain),
         f_train_mean=f_chain.mean(0)[:P], f_test_mean=f_chain.mean(0)[P:], f_test_sem=_sem(f_chain)[P:],
         final_params=jax.device_get(states.position), n_chains=n_chains, n_samples=n_samples,
         step_size=eta, beta=beta, C_chains=C_chain, f_chains=f_chain, n_steps=n_steps,
-        sampler=sampler, acceptance=_acceptance(states),
+        sampler=sampler, acceptance=_acceptance(states), q_chains=q_chain,
     )
+
+
+def instantaneous_order_parameter(C, P: int, P_test: int, T: int, lag: int = 1) -> np.ndarray:
+    """q_lag of every recorded sample (conventions §7: mean_t ‖C_{t,t+lag}‖_F/√(‖C_tt‖_F‖C_{t+lag,t+lag}‖_F)
+    on the training patterns), from ``C[..., T·n, T·n]`` (n = P + P_test, train first, time-major).
+
+    Sign-invariant per sample, so it is the observable to average when chains hop between the W → −W
+    modes (docs/theory/unified.md §3.1); the q of a time-averaged kernel is biased low by the averaging.
+    """
+    C = np.asarray(C, np.float64)
+    n = P + P_test
+    B = C.reshape(C.shape[:-2] + (T, n, T, n))[..., :P, :, :P]          # [..., T, P, T, P]
+    norm = lambda t, s: np.sqrt(np.sum(B[..., t, :, s, :] ** 2, axis=(-2, -1)))  # noqa: E731
+    if T <= lag:
+        return np.zeros(C.shape[:-2])
+    return np.mean([norm(t, t + lag) / np.sqrt(norm(t, t) * norm(t + lag, t + lag)) for t in range(T - lag)], 0)
 
 
 def _acceptance(states) -> float:
@@ -219,5 +238,5 @@ def _acceptance(states) -> float:
     return float(np.sum(np.asarray(states.n_accepted)) / max(1, np.sum(np.asarray(states.n_steps))))
 
 
-__all__ = ["PosteriorSamples", "check_posterior_memory", "default_burn_in", "default_step_size", "network_energy",
-           "sample_posterior", "time_major"]
+__all__ = ["PosteriorSamples", "check_posterior_memory", "default_burn_in", "default_step_size",
+           "instantaneous_order_parameter", "network_energy", "sample_posterior", "time_major"]
