@@ -51,3 +51,23 @@ def test_instantaneous_order_parameter_matches_the_saddle_definition():
     s = np.repeat((-1.0) ** np.arange(T), n)
     q1 = instantaneous_order_parameter(np.stack([C, s[:, None] * C * s[None, :]]), P, Pt, T)
     assert abs(q1[0] - q1[1]) < 1e-12 and q1[0] > 0.05
+
+
+def test_mode_hops_count_sign_changes_of_the_lag1_block_and_half_drift():
+    """A hand-made sequence of samples: the W → −W image h_t → (−1)^t h_t flips the sign of the lag-1
+    block; mode_hops counts the flips between consecutive samples, half_drift the second-half shift."""
+    from fltheory.sampling.posterior import half_drift, mode_hops
+
+    rng = np.random.default_rng(1)
+    P, Pt, T = 2, 1, 3
+    n = P + Pt
+    H = rng.standard_normal((T * n, 50))
+    H[n:2 * n] += H[:n]                     # a positive lag-1 correlation on every pattern
+    C = H @ H.T / 50
+    s = np.repeat((-1.0) ** np.arange(T), n)
+    Cm = s[:, None] * C * s[None, :]
+    signs = [1, 1, -1, -1, -1, 1, -1]       # 3 hops in chain 0, none in chain 1
+    seq = np.stack([np.stack([C if g > 0 else Cm for g in signs]), np.stack([C] * len(signs))])
+    assert list(mode_hops(seq, P, Pt, T)) == [3, 0]
+    x = np.array([[0.0, 0.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0]])
+    assert np.allclose(half_drift(x), [1.0, 2.0])

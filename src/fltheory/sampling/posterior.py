@@ -94,6 +94,11 @@ class PosteriorSamples:
     above the RNN transition each chain sits in one of two sign-symmetric modes (W → −W), so
     sign-invariant observables must be computed per chain before averaging. ``q_chains`` is each chain's
     average of the *instantaneous* lag-1 order parameter (:func:`instantaneous_order_parameter`).
+
+    Equilibration diagnostics (:func:`mode_hops`, :func:`half_drift`): ``mode_hops_chains`` counts the
+    sign changes of the lag-1 training block between consecutive recorded samples (W → −W mode hops; a
+    lower bound when the thinning is longer than a hop); ``q_drift_chains`` is each chain's mean q over
+    the second half of its samples minus the first half (≈ 0 within its noise once burned in).
     """
 
     C_mean: np.ndarray
@@ -112,6 +117,21 @@ class PosteriorSamples:
     sampler: str = "langevin"
     acceptance: float = float("nan")  # MALA: accepted / proposed over all chains and steps
     q_chains: np.ndarray | None = None  # per chain: the instantaneous lag-1 q averaged over its samples
+    mode_hops_chains: np.ndarray | None = None  # per chain: sign changes of the lag-1 block between samples
+    q_drift_chains: np.ndarray | None = None    # per chain: mean q (second half) − mean q (first half)
+    thin: int = 0
+
+    def hop_rate(self) -> float:
+        """Mode hops per sampler step, pooled over chains (0 for T = 1)."""
+        if self.mode_hops_chains is None or self.thin <= 0:
+            return float("nan")
+        return float(np.sum(self.mode_hops_chains) / (self.n_chains * max(1, self.n_samples - 1) * self.thin))
+
+    def q_drift(self) -> tuple[float, float]:
+        """(mean, s.e.) over chains of the half-to-half q drift: a burn-in that was long enough gives
+        |mean| within a few s.e. of 0."""
+        d = np.asarray(self.q_drift_chains, float)
+        return float(d.mean()), (float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan"))
 
     def test_error(self, task) -> float:
         sq = np.sum((self.f_test_mean - task.Y_test) ** 2, axis=-1)
@@ -206,13 +226,16 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
                              description=f"{'MALA' if sampler == 'mala' else 'Langevin'} N={net.N}")
     C_chain = obs["C"].astype(np.float64).mean(axis=1)
     f_chain = obs["f"].astype(np.float64).mean(axis=1)
-    q_chain = instantaneous_order_parameter(obs["C"], P, task.P_test, net.T).mean(axis=1)
+    q_samples = instantaneous_order_parameter(obs["C"], P, task.P_test, net.T)      # [chains, samples]
+    q_chain = q_samples.mean(axis=1)
     return PosteriorSamples(
         C_mean=C_chain.mean(0), C_sem=_sem(C_chain),
         f_train_mean=f_chain.mean(0)[:P], f_test_mean=f_chain.mean(0)[P:], f_test_sem=_sem(f_chain)[P:],
         final_params=jax.device_get(states.position), n_chains=n_chains, n_samples=n_samples,
         step_size=eta, beta=beta, C_chains=C_chain, f_chains=f_chain, n_steps=n_steps,
         sampler=sampler, acceptance=_acceptance(states), q_chains=q_chain,
+        mode_hops_chains=mode_hops(obs["C"], P, task.P_test, net.T), q_drift_chains=half_drift(q_samples),
+        thin=thin,
     )
 
 
@@ -232,6 +255,28 @@ def instantaneous_order_parameter(C, P: int, P_test: int, T: int, lag: int = 1) 
     return np.mean([norm(t, t + lag) / np.sqrt(norm(t, t) * norm(t + lag, t + lag)) for t in range(T - lag)], 0)
 
 
+def mode_hops(C, P: int, P_test: int, T: int) -> np.ndarray:
+    """Per chain, the number of sign changes of tr C_{1,2} (the lag-1 block on the training patterns)
+    between consecutive samples of ``C[chains, samples, T·n, T·n]``: the W → −W mode hops that a chain
+    makes above the RNN transition (below it, and for the DNN, the sign is noise and flips often)."""
+    C = np.asarray(C, np.float64)
+    if T < 2 or C.shape[1] < 2:
+        return np.zeros(C.shape[0], dtype=int)
+    n = P + P_test
+    B = C.reshape(C.shape[:-2] + (T, n, T, n))
+    s = np.sign(np.trace(B[..., 0, :P, 1, :P], axis1=-2, axis2=-1))          # [chains, samples]
+    return np.sum(s[:, 1:] * s[:, :-1] < 0, axis=1)
+
+
+def half_drift(x) -> np.ndarray:
+    """Per chain (axis 0), the mean of the second half of the samples (axis 1) minus the first half."""
+    x = np.asarray(x, np.float64)
+    h = x.shape[1] // 2
+    if h == 0:
+        return np.zeros(x.shape[0])
+    return x[:, -h:].mean(axis=1) - x[:, :h].mean(axis=1)
+
+
 def _acceptance(states) -> float:
     if not hasattr(states, "n_accepted"):
         return float("nan")
@@ -239,4 +284,5 @@ def _acceptance(states) -> float:
 
 
 __all__ = ["PosteriorSamples", "check_posterior_memory", "default_burn_in", "default_step_size",
-           "instantaneous_order_parameter", "network_energy", "sample_posterior", "time_major"]
+           "half_drift", "instantaneous_order_parameter", "mode_hops", "network_energy", "sample_posterior",
+           "time_major"]
