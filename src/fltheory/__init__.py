@@ -11,8 +11,9 @@ from ._validate import (ConvergenceError, ConvergenceWarning, FLTheoryInputError
                         MonteCarloWarning)
 from .activations import get_activation  # noqa: E402
 from .diagnostics import Diagnostics  # noqa: E402
+from .priors import Priors  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["ConvergenceError", "ConvergenceWarning", "Diagnostics", "FLTheoryInputError", "MonteCarloWarning",
-           "get_activation", "__version__"]
+           "Priors", "get_activation", "__version__"]

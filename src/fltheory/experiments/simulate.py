@@ -14,6 +14,7 @@ import numpy as np
 
 from .._validate import positive, positive_int
 from ..models import RecurrentNet
+from ..priors import Priors, resolve_priors
 from ..sampling.posterior import default_burn_in, default_step_size, sample_posterior
 from ..saddle.solution import order_parameter
 
@@ -46,11 +47,11 @@ class ChainResults:
         return float((sq * task.M_test).sum() / task.M_test.sum())
 
 
-def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.0, gu2: float = 1.0,
-             gw2: float = 1.0, kappa: float = 1.0, n_chains: int = 8, n_samples: int = 100,
+def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float | None = None, gu2: float | None = None,
+             gw2: float | None = None, kappa: float | None = None, n_chains: int = 8, n_samples: int = 100,
              thin: int | None = None, burn_in: int | None = None, step_size: float | None = None,
              seed: int = 0, progress: bool = False, relaxation_times: float = 3.0,
-             init_params=None) -> ChainResults:
+             init_params=None, priors: Priors | None = None) -> ChainResults:
     """Langevin-sample the muP posterior (:func:`fltheory.sampling.sample_posterior`, conventions §5–§6)
     and keep per-chain averages and the final spectrum of W/√N per chain (RNN).
 
@@ -62,9 +63,10 @@ def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float = 1.
     (docs/theory/unified.md §3.1, §3.5).
     ``init_params`` (with a leading chain axis, e.g. ``final_params`` of an earlier run) replaces the
     prior start (a chain continued in segments: pass the previous run's ``final_params``).
+    Priors: ``priors=fltheory.Priors(g2, gu2, gw2, kappa)`` or the four names (default 1), not both.
     """
     N = positive_int("N", N)
-    kappa = positive("kappa", kappa)
+    g2, gu2, gw2, kappa = resolve_priors(priors, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa)
     relaxation_times = positive("relaxation_times", relaxation_times)
     net = RecurrentNet(N=N, D=task.D, T=task.T, O=task.O, phi=phi, tied=arch == "rnn", parametrization="mup",
                        g2=g2, gu2=gu2, gw2=gw2)

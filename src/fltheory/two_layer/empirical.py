@@ -36,6 +36,7 @@ import numpy as np
 from .._validate import ConvergenceError, FLTheoryInputError, choice, positive, positive_int, report_nonconvergence
 from ..activations import get_activation
 from ..diagnostics import Diagnostics
+from ..priors import Priors, two_layer_priors
 from .ard import ard_update, symmetrize_groups
 
 
@@ -161,7 +162,8 @@ def check_hyperprior(a0, b0) -> tuple[float, float]:
     return positive("a0", a0), positive("b0", b0)
 
 
-def solve_empirical_mf(X, Y, *, N: int, kappa2: float, gamma: float = 0.5, sa2: float = 1.0, sw2: float = 1.0,
+def solve_empirical_mf(X, Y, *, N: int, kappa2: float | None = None, gamma: float = 0.5, sa2: float | None = None,
+                       sw2: float | None = None, priors: Priors | None = None,
                        phi: str = "relu", ard: bool = False, a0: float = 1.0, b0: float = 1.0, X_test=None,
                        relevant=None, symmetrize: bool = False, tilt: bool = True, self_exclusion: bool = True,
                        n_chains: int = 512, steps_per_iter: int = 25, stats_every: int = 5, max_iter: int = 200,
@@ -188,6 +190,7 @@ def solve_empirical_mf(X, Y, *, N: int, kappa2: float, gamma: float = 0.5, sa2: 
     log p(w) = −½ρ·w² − ½ log(1 + s φᵀMφ) + s (φᵀMy)²/(2(1 + s φᵀMφ)); the fixed point is
     iterated on C (damped), ⟨f⟩ = N C (N C + κ²)⁻¹ y. ``"independent"`` (default) is the
     per-neuron factorisation p(w_i, a_i) of the paper (§3b).
+    Priors: ``priors=fltheory.Priors(gu2, gw2, kappa)`` or ``sw2``/``sa2``/``kappa2`` (§9), not both.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
@@ -198,10 +201,9 @@ def solve_empirical_mf(X, Y, *, N: int, kappa2: float, gamma: float = 0.5, sa2: 
     if len(Y) != len(X) or not np.all(np.isfinite(Y)):
         raise FLTheoryInputError(f"Y: expected {len(X)} finite targets, got {len(Y)}")
     P, d = X.shape
-    kappa2 = positive("kappa2", kappa2)
     N = positive_int("N", N)
     gamma = positive("gamma", gamma)
-    sa2, sw2 = positive("sa2", sa2), positive("sw2", sw2)
+    sw2, sa2, kappa2 = two_layer_priors(priors, sw2=sw2, sa2=sa2, kappa2=kappa2, N=N, gamma=gamma)
     a0, b0 = check_hyperprior(a0, b0)
     get_activation(phi)
     if not isinstance(phi, str):

@@ -29,6 +29,7 @@ import numpy as np
 
 from .._validate import ConvergenceError, FLTheoryInputError, positive, positive_int, report_nonconvergence
 from ..diagnostics import Diagnostics
+from ..priors import Priors, two_layer_priors
 from .ard import ard_update, relevance_ratio, symmetrize_groups
 
 
@@ -141,8 +142,8 @@ def _build_block(model, tilt: bool, steps: int):
     return block
 
 
-def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0.5, sa2: float = 1.0,
-                     sw2: float = 1.0, ard: bool = False, a0: float = 1.0, b0: float = 1.0,
+def solve_mean_field(model, *, P: float, kappa2: float | None = None, N: int, gamma: float = 0.5,
+                     sa2: float | None = None, sw2: float | None = None, priors: Priors | None = None, ard: bool = False, a0: float = 1.0, b0: float = 1.0,
                      symmetrize: bool = True, tilt: bool = True, n_chains: int = 512,
                      steps_per_iter: int = 50, max_iter: int = 200, min_iter: int = 20,
                      n_avg: int = 20, damping: float = 0.3, tol: float = 2e-3, step_size: float = 0.05,
@@ -161,12 +162,13 @@ def solve_mean_field(model, *, P: float, kappa2: float, N: int, gamma: float = 0
     the result averages m* over the last ``n_avg`` iterations. Not converging after ``max_iter``
     raises :class:`~fltheory.ConvergenceError`; with ``throw=False`` (an explicit opt-in) it warns
     (:class:`~fltheory.ConvergenceWarning`) and returns the result with ``converged=False``.
+    Priors: ``priors=fltheory.Priors(gu2, gw2, kappa)`` (the shared names) or ``sw2``/``sa2``/``kappa2``
+    (conventions §9), not both.
     """
     P = positive("P", P)
-    kappa2 = positive("kappa2", kappa2)
     N = positive_int("N", N)
     gamma = positive("gamma", gamma)
-    sa2, sw2 = positive("sa2", sa2), positive("sw2", sw2)
+    sw2, sa2, kappa2 = two_layer_priors(priors, sw2=sw2, sa2=sa2, kappa2=kappa2, N=N, gamma=gamma)
     if ard:
         a0, b0 = positive("a0", a0), positive("b0", b0)   # proper Gamma hyper-prior
     n_chains = positive_int("n_chains", n_chains, minimum=2)

@@ -17,6 +17,7 @@ import numpy as np
 from .._validate import FLTheoryInputError, positive, positive_int
 from ..gaussian import kernel_map
 from ..kernels.gp import gp_posterior
+from ..priors import Priors, two_layer_priors
 from .features import cube_kernel_eigenvalue
 from .mean_field import kernel_limit_coefficients
 
@@ -34,10 +35,13 @@ def nngp_kernel(X1, X2, *, sw2: float = 1.0, sa2: float = 1.0, N: int = 1, gamma
     return sa2 * float(N) ** (1.0 - 2.0 * gamma) * C[: len(X1), len(X1):]
 
 
-def nngp_regression(X, Y, X_test, *, kappa2: float, sw2: float = 1.0, sa2: float = 1.0, N: int = 1,
-                    gamma: float = 0.5, phi: str = "relu") -> np.ndarray:
-    """Kernel-ridge (NNGP posterior-mean) predictions on ``X_test`` from the training set (X, Y)."""
-    kappa2 = positive("kappa2", kappa2)
+def nngp_regression(X, Y, X_test, *, kappa2: float | None = None, sw2: float | None = None,
+                    sa2: float | None = None, N: int = 1, gamma: float = 0.5, phi: str = "relu",
+                    priors: Priors | None = None) -> np.ndarray:
+    """Kernel-ridge (NNGP posterior-mean) predictions on ``X_test`` from the training set (X, Y).
+    Priors: ``priors=fltheory.Priors(...)`` or ``sw2``/``sa2``/``kappa2`` (conventions §9), not both."""
+    N, gamma = positive_int("N", N), positive("gamma", gamma)
+    sw2, sa2, kappa2 = two_layer_priors(priors, sw2=sw2, sa2=sa2, kappa2=kappa2, N=N, gamma=gamma)
     X = np.asarray(X, float)
     kw = dict(sw2=sw2, sa2=sa2, N=N, gamma=gamma, phi=phi)
     K_SS = nngp_kernel(X, X, **kw)
@@ -46,10 +50,13 @@ def nngp_regression(X, Y, X_test, *, kappa2: float, sw2: float = 1.0, sa2: float
     return mean
 
 
-def nngp_parity_population(*, d: int, k: int, P: float, kappa2: float, sw2: float = 1.0, sa2: float = 1.0,
-                           N: int = 1, gamma: float = 0.5, phi: str = "relu") -> dict[str, float]:
+def nngp_parity_population(*, d: int, k: int, P: float, kappa2: float | None = None, sw2: float | None = None,
+                           sa2: float | None = None, N: int = 1, gamma: float = 0.5, phi: str = "relu",
+                           priors: Priors | None = None) -> dict[str, float]:
     """Population NNGP on k-sparse parity: m_S = g/(1+g), g = P N^{1−2γ} sa2 λ_k/κ², MSE = (1−m_S)²."""
     d, k = positive_int("d", d), positive_int("k", k)
+    N, gamma = positive_int("N", N), positive("gamma", gamma)
+    sw2, sa2, kappa2 = two_layer_priors(priors, sw2=sw2, sa2=sa2, kappa2=kappa2, N=N, gamma=gamma)
     lam = cube_kernel_eigenvalue(k, d, sw2, phi)
     m = float(kernel_limit_coefficients([1.0], [lam], P, positive("kappa2", kappa2), N, gamma, sa2)[0])
     return dict(m_target=m, test_mse=(1.0 - m) ** 2, eigenvalue=lam)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._validate import FLTheoryInputError, positive, positive_int
 from ..models.two_layer import TwoLayerNet
+from ..priors import Priors, two_layer_priors
 from ..sampling.langevin import gaussian_prior_energy, langevin, run_chains
 from .ard import ard_update, relevance_ratio
 
@@ -68,8 +69,8 @@ def default_step_sizes(P: int, N: int, gamma: float, kappa2: float, sw2: float, 
     return {"w": step_scale / (1.0 / sw2 + data * sa2 / sw2), "a": step_scale / (1.0 / sa2 + data)}
 
 
-def run_sgld(X, Y, X_test, Y_test, *, N: int, kappa2: float, parametrization: str = "ntk",
-             sw2: float = 1.0, sa2: float = 1.0, phi: str = "relu", n_chains: int = 4,
+def run_sgld(X, Y, X_test, Y_test, *, N: int, kappa2: float | None = None, parametrization: str = "ntk",
+             sw2: float | None = None, sa2: float | None = None, priors: Priors | None = None, phi: str = "relu", n_chains: int = 4,
              burn_in: int = 20000, n_samples: int = 100, thin: int = 100, step_scale: float = 0.05,
              a0: float = 1.0, b0: float = 1.0, seed: int = 0, dtype=jnp.float32,
              progress: bool = False) -> SGLDResult:
@@ -78,6 +79,7 @@ def run_sgld(X, Y, X_test, Y_test, *, N: int, kappa2: float, parametrization: st
     ``X[P, d]``, ``Y[P]`` training data; ``X_test``, ``Y_test`` likewise. Chains start at the
     prior. Returns pooled averages (see :class:`SGLDResult`); ``rho`` is the ARD update
     (:func:`~fltheory.two_layer.ard.ard_update`) evaluated at the SGLD second moments ⟨w_j²⟩.
+    Priors: ``priors=fltheory.Priors(gu2, gw2, kappa)`` or ``sw2``/``sa2``/``kappa2`` (conventions §9), not both.
     """
     X = np.asarray(X, float)
     X_test = np.asarray(X_test, float)
@@ -86,9 +88,11 @@ def run_sgld(X, Y, X_test, Y_test, *, N: int, kappa2: float, parametrization: st
     Y, Y_test = np.asarray(Y, float).reshape(-1), np.asarray(Y_test, float).reshape(-1)
     if len(Y) != len(X) or len(Y_test) != len(X_test):
         raise FLTheoryInputError("Y: length must match X (and Y_test match X_test)")
-    kappa2 = positive("kappa2", kappa2)
+    N = positive_int("N", N)
     n_chains = positive_int("n_chains", n_chains)
     P, d = X.shape
+    gamma = TwoLayerNet(N=N, D=d, phi=phi, parametrization=parametrization).gamma
+    sw2, sa2, kappa2 = two_layer_priors(priors, sw2=sw2, sa2=sa2, kappa2=kappa2, N=N, gamma=gamma)
     net = TwoLayerNet(N=N, D=d, phi=phi, parametrization=parametrization, sw2=sw2, sa2=sa2)
     Xj, Yj = jnp.asarray(X, dtype), jnp.asarray(Y, dtype)
     Xt = jnp.asarray(X_test, dtype)
