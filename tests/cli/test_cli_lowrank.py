@@ -93,7 +93,7 @@ def test_twins_and_memory_write_and_print(tmp_path):
                               "--readout", "current", "--out", str(out)])
     _written(res, out)
     ds = xr.load_dataset(out / "lowrank_memory_current.nc", engine="h5netcdf")
-    assert ds.attrs["readout"] == "current" and ds.attrs["e1"] == 6 and ds.sizes["network"] == 10
+    assert ds.attrs["readout"] == "current" and ds.attrs["phase_epochs"] == 6 and ds.sizes["network"] == 10
     res = runner.invoke(app, ["lowrank", "--task", "optimizers", "--N", "40", "--epochs", "5", "--gd-etas",
                               "0.01,0.02", "--out", str(out)])
     _written(res, out)

@@ -16,8 +16,8 @@ CLI_TASKS = COMPARE_TASKS + ("memory", "memory-map", "twins", "optimizers")
 # per-task defaults: rank, phi, N, eta, epochs
 DEFAULTS = {"impulse": (1, "linear", 500, 5e-3, 2000), "oscillation": (2, "linear", 500, 5e-3, 10000),
             "flipflop": (1, "erf", 600, 5e-2, 2000), "decision": (1, "erf", 600, 5e-2, 1000),
-            "teacher": (1, "erf", 600, 5e-2, 1000), "memory": (1, "linear", 500, 5e-3, 0),
-            "memory-map": (1, "linear", 500, 5e-3, 0),
+            "teacher": (1, "erf", 600, 5e-2, 1000), "memory": (1, "linear", 500, 1e-2, 0),
+            "memory-map": (1, "linear", 500, 1e-2, 0),
             "twins": (1, "erf", 600, 0.1, 300), "optimizers": (1, "linear", 500, 5e-3, 1000)}
 
 
@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
     @app.command("lowrank")
     def lowrank(
         task: str = typer.Option("impulse", help="impulse | oscillation | flipflop | decision | teacher "
-                                                 "(network vs overlap ODE) | memory (A→B→A decoding) | memory-map "
-                                                 "(its accuracy vs noise and B-phase length) | twins | "
+                                                 "(network vs overlap ODE) | memory (A only vs A-B-A-B-A decoding) | "
+                                                 "memory-map (its accuracy vs η, noise, phase length) | twins | "
                                                  "optimizers (conservation law under flow, GD, Adam)"),
         rank: Optional[int] = typer.Option(None, help="1 or 2  (default: 2 for oscillation, else 1)"),
         phi: Optional[str] = typer.Option(None, help="linear | erf  (default: erf for flipflop, decision, "
@@ -56,10 +56,12 @@ def register(app: typer.Typer) -> None:
                                                           "teacher, twins)"),
         eta: Optional[float] = typer.Option(None, help="overlap learning rate (vector GD step N·η)  "
                                                        "(default: 5e-3; 5e-2 for flipflop, decision, teacher; "
-                                                       "0.1 for twins)"),
+                                                       "0.1 for twins; 1e-2 for memory; memory-map: the grid "
+                                                       "5e-3,1e-2 unless given)"),
         epochs: Optional[int] = typer.Option(None, help="epochs  (default: 2000; 10000 for oscillation; 1000 "
                                                         "for decision, teacher, optimizers; 300 for twins; "
-                                                        "memory: its 1500/1500/1500/1000 schedule)"),
+                                                        "memory: 300 epochs per phase, final noisy phase 2x; "
+                                                        "memory-map: the grid 100,300 unless given)"),
         readout: str = typer.Option("next", help="next: y_k from x_{k+1} | current: y_k from x_k (the paper's; "
                                                  "conventions §10)"),
         noise: Optional[float] = typer.Option(None, help="decision, teacher: input noise; memory: target noise "
@@ -76,6 +78,8 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option("flow", help="flow (gradient-flow ODE) | gd (exact overlap map)"),
         seed: int = typer.Option(0, help="PRNG seed"),
         n_networks: int = typer.Option(40, help="memory task: networks per history"),
+        balanced: bool = typer.Option(False, "--balanced", help="memory, memory-map: balanced initialisation "
+                                                                "(K = 0; docs/theory/lowrank.md §5)"),
         out: Optional[Path] = typer.Option(None, help="output directory (default ./fltheory-out/lowrank)"),
     ) -> None:
         """Full low-rank RNN vs the closed overlap ODE vs naive visible-only descent on one task, the
@@ -92,6 +96,7 @@ def register(app: typer.Typer) -> None:
         readout = check_readout(readout)
         choice("method", method, ("flow", "gd"))
         r0, p0, n0, e0, ep0 = DEFAULTS[task]
+        eta_given = eta is not None
         pick = lambda given, default: default if given is None else given  # noqa: E731
         rank, phi, n, eta = pick(rank, r0), pick(phi, p0), pick(n, n0), pick(eta, e0)
         layout = Layout(rank)
@@ -113,6 +118,10 @@ def register(app: typer.Typer) -> None:
                                      f"not {task}")
         if task.startswith("memory") and rank != 1:
             raise FLTheoryInputError("rank: the memory experiment is rank 1")
+        if balanced and not task.startswith("memory"):
+            raise FLTheoryInputError(f"balanced: only the memory tasks take a balanced initialisation, not {task}")
+        if task.startswith("memory"):
+            positive_int("n_networks", n_networks, minimum=5)
         if task.startswith("memory") and not act.linear:
             raise FLTheoryInputError("phi: the memory experiment replays the exact linear overlap map; use linear")
         if task == "twins":
@@ -129,12 +138,18 @@ def register(app: typer.Typer) -> None:
         stem = f"lowrank_{task.replace('-', '_')}" + ("_current" if readout == "current" else "")
 
         if task == "memory":
-            _memory(io, outdir, stem, n_networks=n_networks, N=n, eta=eta, epochs=epochs, seed=seed,
-                    readout=readout, noise=0.1 if noise is None else noise)
+            if balanced:
+                stem += "_balanced"
+            _memory(io, outdir, stem, n_networks=n_networks, N=n, eta=eta, seed=seed, readout=readout,
+                    noise=0.1 if noise is None else noise, balanced=balanced,
+                    **({} if epochs is None else {"phase_epochs": epochs, "final_epochs": 2 * epochs}))
             return
         if task == "memory-map":
-            _memory_map(io, outdir, stem, n_networks=n_networks, N=n, eta=eta, seed=seed, readout=readout,
-                        **({} if epochs is None else {"a_epochs": epochs, "final_epochs": max(1, (2 * epochs) // 3)}))
+            if balanced:
+                stem += "_balanced"
+            _memory_map(io, outdir, stem, n_networks=n_networks, N=n, seed=seed, readout=readout, balanced=balanced,
+                        **({"etas": (eta,)} if eta_given else {}),
+                        **({} if epochs is None else {"phase_epochs": (epochs,)}))
             return
         if task == "optimizers":
             _optimizers(io, outdir, stem, rank=rank, N=n, etas=etas, adam_lr=adam_lr, epochs=pick(epochs, ep0),
@@ -191,23 +206,26 @@ def _compare(io, outdir, stem, task, **kw):
     io.report_written(paths)
 
 
-def _memory(io, outdir, stem, *, epochs, **kw):
+def _memory(io, outdir, stem, **kw):
+    import numpy as np
     from rich.progress import Progress
 
-    from ..lowrank import decode_history, memory_dataset
-    from ..lowrank.figures import plot_memory
+    from ..lowrank.figures import plot_memory_protocol
+    from ..lowrank.memory import MEMORY_FEATURES, memory_protocol, memory_protocol_dataset
 
-    if epochs is not None:  # --epochs sets the length of each of the three A / B / A phases
-        kw["epochs"] = (epochs, epochs, epochs, max(1, (2 * epochs) // 3))
     with Progress(transient=True) as bar:
-        bar.add_task("A-only vs A→B→A (overlap space, vmapped)", total=None)
-        res = decode_history(**kw)
-    ds = memory_dataset(res)
+        bar.add_task("A only vs A-B-A-B-A (overlap space, vmapped)", total=None)
+        res = memory_protocol(**kw)
+    ds = memory_protocol_dataset(res)
     io.ensure_dir(outdir)
-    paths = [io.save_dataset(ds, outdir / f"{stem}.nc"), plot_memory(res, outdir / f"{stem}.png")]
-    io.console.print("decoding accuracy (± binomial s.e.; chance 0.5 ± {:.3f}): ".format(res["chance_se"])
-                     + ", ".join(f"{k} {res[f'accuracy_{k}']:.3f} ± {res[f'accuracy_{k}_se']:.3f}"
-                                 for k in ("visible", "invisible", "all")), highlight=False)
+    paths = [io.save_dataset(ds, outdir / f"{stem}.nc"), plot_memory_protocol(ds, outdir / f"{stem}.png")]
+    io.console.print(f"decoding accuracy over {res['n']} held-out networks (95 % Clopper-Pearson interval; "
+                     "chance 0.5):", highlight=False)
+    for f in MEMORY_FEATURES:
+        if np.isfinite(res[f"accuracy_{f}"]):
+            lo, hi = res[f"ci_{f}"]
+            io.console.print(f"  {f}: {res[f'accuracy_{f}']:.3f} ({lo:.3f} .. {hi:.3f}), p = {res[f'p_{f}']:.2g}",
+                             highlight=False)
     io.report_written(paths)
 
 
@@ -245,18 +263,20 @@ def _optimizers(io, outdir, stem, **kw):
 
 
 def _memory_map(io, outdir, stem, **kw):
-    from ..lowrank.figures import plot_memory_map
-    from ..lowrank.memory import memory_regime_map
+    from ..lowrank.figures import plot_memory_grid
+    from ..lowrank.memory import memory_map
 
     bar, progress = _progress_bar()
     with bar:
-        ds = memory_regime_map(progress=lambda done, total: progress("memory regime map", done, total), **kw)
+        ds = memory_map(progress=lambda done, total: progress("memory regime map", done, total), **kw)
     io.ensure_dir(outdir)
-    paths = [io.save_dataset(ds, outdir / f"{stem}.nc"), plot_memory_map(ds, outdir / f"{stem}.png")]
-    for noise in ds["noise"].values:
-        for e in ds["b_epochs"].values:
-            d = ds.sel(noise=noise, b_epochs=e)
-            io.console.print(f"noise {noise:g}, B phase {e}: " + ", ".join(
-                f"{f} {float(d['accuracy'].sel(features=f)):.3f} ± {float(d['accuracy_se'].sel(features=f)):.3f}"
-                for f in ds["features"].values), highlight=False)
+    paths = [io.save_dataset(ds, outdir / f"{stem}.nc"), plot_memory_grid(ds, outdir / f"{stem}.png")]
+    for eta in ds["eta"].values:
+        for noise in ds["noise"].values:
+            for e in ds["phase_epochs"].values:
+                d = ds.sel(eta=eta, noise=noise, phase_epochs=e)
+                io.console.print(f"eta {eta:g}, noise {noise:g}, phases {e}: " + ", ".join(
+                    f"{f} {float(d['accuracy'].sel(features=f)):.3f} ({float(d['ci_low'].sel(features=f)):.2f}.."
+                    f"{float(d['ci_high'].sel(features=f)):.2f})" for f in ("visible", "invisible", "invisible|visible")),
+                    highlight=False)
     io.report_written(paths)

@@ -202,3 +202,82 @@ def plot_memory_map(ds: xr.Dataset, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_memory_protocol(ds: xr.Dataset, path: Path) -> Path:
+    """A :func:`.memory.memory_protocol_dataset`: (a) decoding accuracy per feature set with its
+    Clopper–Pearson interval, (b) mean invisible overlaps of the two histories during training (phase
+    boundaries dotted), (c) the drift of the conserved matrix K (Frobenius norm) per network."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.2))
+    ax = axes[0]
+    feats = [str(f) for f in ds["features"].values]
+    acc = ds["accuracy"].values
+    err = np.array([acc - ds["ci_low"].values, ds["ci_high"].values - acc])
+    ax.bar(feats, acc, yerr=np.nan_to_num(err), capsize=4,
+           color=["tab:blue", "tab:red", "tab:purple", "tab:green", "gray"][:len(feats)])
+    ax.axhline(0.5, color="k", ls="--", lw=1)
+    ax.set(ylim=(0, 1.05), ylabel=f"CV accuracy ({int(100 * ds.attrs['level'])} % CI)",
+           title=f"(a) decoding {ds.attrs['histories']}")
+    ax.tick_params(axis="x", labelsize=8)
+    ax = axes[1]
+    vis = ds["visible"].values.astype(bool)
+    labels = ds["overlap"].values
+    x = ds["epoch"].values
+    colors = ["tab:blue", "tab:red"]
+    for h in range(2):
+        for c, j in enumerate(np.flatnonzero(~vis)):
+            ax.plot(x, ds["mean_sigma"].values[h, :, j], color=colors[h], alpha=0.4 + 0.1 * c, lw=1,
+                    label=f"{ds['schedule_name'].values[h]}" if c == 0 else None)
+    for b in ds.attrs["boundaries_1"][1:-1]:
+        ax.axvline(b, color="0.6", ls=":", lw=1)
+    ax.set(xlabel="epoch", ylabel="mean invisible overlap", title="(b) invisible overlaps (" +
+           ", ".join(str(labels[j]) for j in np.flatnonzero(~vis)) + ")")
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    kn = np.linalg.norm(ds["K_drift"].values, axis=(1, 2))
+    y = ds["history"].values
+    for h in range(2):
+        ax.plot(np.flatnonzero(y == h), kn[y == h], "o", ms=3, color=colors[h], label=ds["schedule_name"].values[h])
+    ax.set(xlabel="network", ylabel="‖K − J‖ (initial-vector coordinates)",
+           title="(c) drift of the conserved K (discrete GD)")
+    ax.legend(fontsize=8)
+    a = ds.attrs
+    fig.suptitle(f"memory protocol: {a['n_networks']} networks per history, N={a['N']}, η={a['eta']}, phases "
+                 f"{a['phase_epochs']} epochs, final noisy phase {a['final_epochs']} (noise {a['noise']}), "
+                 f"readout {a['readout']}" + (", balanced init" if a.get("balanced") else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_memory_grid(ds: xr.Dataset, path: Path) -> Path:
+    """A :func:`.memory.memory_map` dataset: accuracy (Clopper–Pearson interval) against η, one panel per
+    feature set, one line per (noise, phase length)."""
+    feats = [str(f) for f in ds["features"].values]
+    fig, axes = plt.subplots(1, len(feats), figsize=(4.2 * len(feats), 4), sharey=True, squeeze=False)
+    eta = ds["eta"].values
+    for ax, f in zip(axes[0], feats):
+        for noise in ds["noise"].values:
+            for e in ds["phase_epochs"].values:
+                d = ds.sel(features=f, noise=noise, phase_epochs=e)
+                acc = d["accuracy"].values
+                if not np.isfinite(acc).any():
+                    continue
+                err = np.nan_to_num(np.array([acc - d["ci_low"].values, d["ci_high"].values - acc]))
+                ax.errorbar(eta, acc, yerr=err, marker="o", capsize=3, label=f"noise {noise:g}, phases {e}")
+        ax.axhline(0.5, color="k", ls="--", lw=1)
+        ax.set(xscale="log", xlabel="learning rate η", ylim=(0.2, 1.02),
+               title="K drift" if f == "K" else f"{f} overlaps")
+        ax.set_xticks(eta, [f"{e:g}" for e in eta])
+        ax.minorticks_off()
+    axes[0, 0].set_ylabel("CV accuracy, A only vs A-B-A-B-A")
+    axes[0, -1].legend(fontsize=7)
+    a = ds.attrs
+    fig.suptitle(f"regime map of memory: {a['n_networks']} networks per history, N={a['N']}, decay B "
+                 f"{a['decay_b']}, final phase {a['final_factor']}× the phase length, readout {a['readout']}"
+                 + (", balanced init" if a.get("balanced") else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -49,12 +49,27 @@ def from_stacked(X, layout: Layout) -> Vectors:
     return Vectors(X[:, 0], X[:, layout.u_idx], X[:, layout.v_idx], X[:, layout.z_idx])
 
 
-def init_vectors(key, N: int, layout: Layout, normalize: bool = True) -> Vectors:
-    """i.i.d. N(0, 1) entries; with ``normalize`` each vector is rescaled to ‖a‖² = N (σ_aa = 1)."""
+def init_vectors(key, N: int, layout: Layout, normalize: bool = True, balanced: bool = False) -> Vectors:
+    """i.i.d. N(0, 1) entries; with ``normalize`` each vector is rescaled to ‖a‖² = N (σ_aa = 1).
+
+    ``balanced=True``: the input side B = [m, u_1..u_r] is drawn as above and the output side is
+    A = [v_1..v_r, z] = B R with R a Haar-random orthogonal (r+1) × (r+1) matrix (from the same key), so
+    that the conserved N × N matrix K = AAᵀ − BBᵀ vanishes (docs/theory/lowrank.md §5, "Balanced
+    initialisation"; in overlaps: ΣJΣ = 0). Gradient flow keeps K = 0, hence the invisible overlaps stay
+    functions of the visible ones: Σ_BB = (Σ_ABᵀ Σ_AB)^{1/2}, Σ_AA = (Σ_AB Σ_ABᵀ)^{1/2}.
+    """
     N = positive_int("N", N, minimum=layout.n)
+    if not isinstance(balanced, (bool, np.bool_)):
+        raise FLTheoryInputError(f"balanced: expected True or False, got {balanced!r}")
     X = jax.random.normal(key, (N, layout.n), dtype=jnp.float64)
     if normalize:
         X = X * jnp.sqrt(N / jnp.sum(X**2, axis=0))
+    if balanced:
+        k = layout.rank + 1
+        Q, Rq = np.linalg.qr(np.asarray(jax.random.normal(jax.random.fold_in(key, 1), (k, k), dtype=jnp.float64)))
+        R = Q * np.sign(np.diag(Rq))  # Haar-distributed orthogonal matrix
+        B = X[:, layout.input_side]
+        X = jnp.concatenate([B, B @ jnp.asarray(R)], axis=1)
     return from_stacked(X, layout)
 
 
