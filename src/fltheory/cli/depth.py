@@ -1,4 +1,5 @@
-"""``fltheory depth {kernel,gap,covariance}``: the experiments of issue #7 (docs/theory/depth.md)."""
+"""``fltheory depth {kernel,gap,gap-scaling,covariance,fig2}``: the experiments of issues #7 and #15
+(docs/theory/depth.md)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -84,6 +85,66 @@ def covariance(n: int = typer.Option(128, help="width N"), l: int = typer.Option
 
     _run("covariance", seeds, covariance_experiment, plot_covariance, out, N=n, L=l, steps=steps, lr=lr,
          phi=phi, arch=arch, n_seeds=seeds, seed=seed)
+
+
+@depth_app.command("gap-scaling")
+def gap_scaling(arch: List[str] = typer.Option(["dnn", "mup_resnet", "depth_mup"], "--arch",
+                                               help="architectures: dnn | mup_resnet | depth_mup (repeat the option)"),
+                n: List[int] = typer.Option([64, 128, 256, 512], "--n", help="widths N of the sweep over N (repeat)"),
+                l_for_n: List[int] = typer.Option([4, 16], "--l-for-n", help="depths L of the sweep over N (repeat)"),
+                l: List[int] = typer.Option([2, 4, 8, 16, 32], "--l", help="depths L of the sweep over L (repeat)"),
+                n_for_l: int = typer.Option(128, help="width N of the sweep over L"),
+                seeds: int = typer.Option(4, help="networks per point (≥ 2)"),
+                steps: int = typer.Option(40, help="full-batch gradient-descent steps (≥ 2)"),
+                lr: float = typer.Option(0.05, help="learning rate (muP-scaled)"),
+                phi: str = typer.Option("erf", help="activation: linear | tanh | erf | relu"),
+                seed: int = typer.Option(0, help="seed of the data and the networks"),
+                out: Optional[Path] = typer.Option(None, "--out",
+                                                   help="output directory (default ./fltheory-out/depth-gap-scaling)")):
+    """Issue #15 part 3: the reused-vs-decoupled gap in loss and features against N, L and step."""
+    from ..depth.experiments import gap_scaling_experiment
+    from ..depth.plots import plot_gap_scaling
+
+    total = len(arch) * (len(n) * len(l_for_n) + len(l))
+    ds = _run("gap-scaling", total, gap_scaling_experiment, plot_gap_scaling, out, archs=arch, Ns=n,
+              L_for_N=l_for_n, Ls=l, N_for_L=n_for_l, n_seeds=seeds, steps=steps, lr=lr, phi=phi, seed=seed)
+    for a in ds.arch.values:
+        for Lf in ds.L_for_N.values:
+            f = ds.sel(arch=a, L_for_N=Lf).isel(step=-1)
+            typer.echo(f"{a}, L={Lf}: slope(train gap vs N) = {float(f.slopeN_train):.2f} +- "
+                       f"{float(f.slopeN_train_err):.2f}, g_inf = {float(f.ginfN_train):.4f} +- "
+                       f"{float(f.ginfN_train_err):.4f}, slope(feature gap vs N) = {float(f.slopeN_feature):.2f} +- "
+                       f"{float(f.slopeN_feature_err):.2f}")
+
+
+@depth_app.command("fig2")
+def fig2(profile: str = typer.Option("small", help="sizes: small (seconds) | medium | full (the issue's: "
+                                                  "N=128, L=2..16, 5 seeds, 400 steps; tens of minutes)"),
+         arch: Optional[List[str]] = typer.Option(None, "--arch",
+                                                  help="architectures: dnn | mup_resnet | depth_mup (repeat; "
+                                                       "default: the profile's)"),
+         l: Optional[List[int]] = typer.Option(None, "--l", help="depths L (repeat; default: the profile's)"),
+         n: Optional[int] = typer.Option(None, help="width N (default: the profile's)"),
+         seeds: Optional[int] = typer.Option(None, help="networks per (arch, L) (≥ 2; default: the profile's)"),
+         steps: Optional[int] = typer.Option(None, help="full-batch GD steps (default: the profile's)"),
+         p: Optional[int] = typer.Option(None, "--p", help="training images (default: the profile's)"),
+         p_test: Optional[int] = typer.Option(None, "--p-test", help="test images (default: the profile's)"),
+         lr: float = typer.Option(0.05, help="learning rate η₀ (muP-scaled)"),
+         phi: str = typer.Option("erf", help="activation: linear | tanh | erf | relu"),
+         split_seed: int = typer.Option(0, help="seed of the fixed train/test split of the digits"),
+         seed: int = typer.Option(0, help="seed of the networks"),
+         out: Optional[Path] = typer.Option(None, "--out",
+                                            help="output directory (default ./fltheory-out/depth-fig2)")):
+    """Issue #15 part 4: the seed paper's Fig. 2 on sklearn's digits (writes .nc and .png)."""
+    from ..depth.fig2 import fig2_experiment, fig2_summary, resolve_profile
+    from ..depth.plots import plot_fig2
+
+    sizes = resolve_profile(profile, archs=arch or None, Ls=l or None)
+    ds = _run("fig2", len(sizes["archs"]) * len(sizes["Ls"]), fig2_experiment, plot_fig2, out, profile=profile,
+              archs=arch or None, Ls=l or None, N=n, n_seeds=seeds, steps=steps, P=p, P_test=p_test, lr=lr,
+              phi=phi, split_seed=split_seed, seed=seed)
+    for line in fig2_summary(ds):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Figures of the three depth experiments (matplotlib, Agg backend)."""
+"""Figures of the depth experiments (matplotlib, Agg backend): issue #7 and issue #15 (gap scaling, Fig. 2)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def plot_kernel(ds, path: Path) -> Path:
@@ -88,5 +89,90 @@ def plot_covariance(ds, path: Path) -> Path:
         ax[k].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+_MODE_COLOURS = {"reused": "C0", "decoupled": "C3"}
+
+
+def plot_fig2(ds, path: Path) -> Path:
+    """The Fig. 2 analogue: one row per architecture, one column per depth L: train (solid) and test
+    (dashed) loss against GD step, reused (blue) vs decoupled (red) backward weights, seed mean ±
+    s.e. bands. Last column: the test-loss gap (decoupled − reused) at the last step against L."""
+    archs, Ls = list(ds.arch.values), list(ds.L.values)
+    fig, ax = plt.subplots(len(archs), len(Ls) + 1, figsize=(3.2 * (len(Ls) + 1), 2.8 * len(archs)),
+                           squeeze=False, sharex="col")
+    step = ds.step.values
+    for i, arch in enumerate(archs):
+        for j, L in enumerate(Ls):
+            a_ = ax[i, j]
+            for mode, col in _MODE_COLOURS.items():
+                for split, ls in (("train", "-"), ("test", "--")):
+                    m = ds[f"{split}_loss_mean"].sel(arch=arch, L=L, mode=mode).values
+                    se = ds[f"{split}_loss_se"].sel(arch=arch, L=L, mode=mode).values
+                    a_.plot(step, m, ls, color=col, lw=1.2, label=f"{split}, {mode}")
+                    a_.fill_between(step, m - se, m + se, color=col, alpha=0.2, lw=0)
+            a_.set(title=f"{arch}, L={L}", ylabel="loss" if j == 0 else None,
+                   xlabel="GD step" if i == len(archs) - 1 else None)
+            if i == 0 and j == 0:
+                a_.legend(fontsize=6)
+        g = ax[i, -1]
+        for split, mk in (("train", "o"), ("test", "s")):
+            gap = ds[f"{split}_gap"].sel(arch=arch).isel(step=-1)
+            se = ds[f"{split}_gap_se"].sel(arch=arch).isel(step=-1)
+            g.errorbar(Ls, gap, yerr=se, fmt=mk + "-", ms=4, capsize=2, label=split)
+        g.axhline(0, color="grey", lw=0.5)
+        g.set(xscale="log", title=f"{arch}: gap at step {int(step[-1])}", ylabel="loss(dec) − loss(reu)",
+              xlabel="depth L" if i == len(archs) - 1 else None)
+        g.set_xticks(Ls, [str(v) for v in Ls])
+        g.minorticks_off()
+        g.legend(fontsize=6)
+    fig.suptitle(f"digits, N={ds.N}, η₀={ds.lr}, {ds.phi}, {ds.sizes['seed']} seeds (mean ± s.e.)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_gap_scaling(ds, path: Path, step: int | None = None) -> Path:
+    """Part 3 of issue #15. Top row: train-loss gap (left) and feature gap (right) at ``step``
+    against N, one line per (arch, L_for_N), seed mean ± s.e. Bottom row: the same against L at
+    width N_for_L; and the train-loss gap against GD step at the largest N (log-log)."""
+    step = int(ds.step.values[-1]) if step is None else int(step)
+    fig, ax = plt.subplots(2, 3, figsize=(14, 8))
+    n = ds.sizes["seed"] ** 0.5
+    mk = dict(zip(ds.arch.values, "osD"))
+    for k, (var, lab) in enumerate((("gapN_train", "train-loss gap"), ("fgapN", "feature gap"))):
+        for arch in ds.arch.values:
+            for Lf in ds.L_for_N.values:
+                x = ds[var].sel(arch=arch, L_for_N=Lf, step=step)
+                ax[0, k].errorbar(ds.N, x.mean("seed"), yerr=x.std("seed", ddof=1) / n, fmt=mk[arch] + "-",
+                                  capsize=2, label=f"{arch}, L={Lf}")
+        ax[0, k].set(xscale="log", yscale="symlog" if k == 0 else "log", xlabel="width N",
+                     ylabel=f"{lab} at step {step}")
+        ax[0, k].set_xticks(ds.N.values, [str(v) for v in ds.N.values])
+        ax[0, k].minorticks_off()
+        ax[0, k].legend(fontsize=6)
+    for k, (var, lab) in enumerate((("gapL_train", "train-loss gap"), ("fgapL", "feature gap"))):
+        for arch in ds.arch.values:
+            x = ds[var].sel(arch=arch, step=step)
+            ax[1, k].errorbar(ds.L, x.mean("seed"), yerr=x.std("seed", ddof=1) / n, fmt=mk[arch] + "-",
+                              capsize=2, label=arch)
+        ax[1, k].set(xscale="log", yscale="symlog" if k == 0 else "log", xlabel=f"depth L (N={ds.N_for_L})",
+                     ylabel=f"{lab} at step {step}")
+        ax[1, k].set_xticks(ds.L.values, [str(v) for v in ds.L.values])
+        ax[1, k].minorticks_off()
+        ax[1, k].legend(fontsize=6)
+    s = ds.step.values[1:]
+    for r, (var, lab) in enumerate((("gapN_train", "train-loss gap"), ("fgapN", "feature gap"))):
+        for arch in ds.arch.values:
+            for Lf in ds.L_for_N.values:
+                m = ds[var].sel(arch=arch, L_for_N=Lf).isel(N=-1).mean("seed").values[1:]
+                ax[r, 2].plot(s, np.where(m > 0, m, np.nan), label=f"{arch}, L={Lf}")
+        ax[r, 2].set(xscale="log", yscale="log", xlabel="GD step", ylabel=f"{lab} (N={int(ds.N[-1])})")
+        ax[r, 2].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
