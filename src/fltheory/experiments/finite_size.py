@@ -7,7 +7,8 @@ For each architecture and learning signal y/y_c, at each width N:
   exact up to a reported quadrature error; broken phase: the sign-invariant kernel of one mode);
 - ``theory``: the saddle point (N = ∞) of the dominant branch (the broken one above the RNN transition);
 - ``corrected``: saddle point + first-order 1/N correction (:meth:`Solution.finite_width`), NaN where
-  the expansion is singular, with ``reliable = 0`` where it warns (N too small for the distance to y_c);
+  the expansion is singular, with ``reliable = 0`` where it warns (N too small for the distance to y_c:
+  a relative correction above 0.25 or a Ginzburg number ``ginzburg`` above 1, :class:`FiniteWidth`);
 - an extrapolation of the exact values to N = ∞: a + b/N, a + b/√N or a + b/N + c/N², whichever fits
   best (the sign-invariant q of the symmetric phase approaches 0 like 1/√N: noise, not order), flagged
   ``extrapolation_trusted`` only where the 1/N expansion is reliable at every width used (close to
@@ -101,6 +102,7 @@ def finite_size_study(out: str | Path | None = None, y_ratios=DEFAULT_Y_RATIOS, 
     data = {f"{o}_{k}": np.full(shape, np.nan) for o in OBSERVABLES for k in ("exact", "corrected")}
     data.update({f"{o}_quad_err": np.full(shape, np.nan) for o in OBSERVABLES})
     data["reliable"] = np.zeros(shape)
+    data["ginzburg"] = np.full(shape, np.nan)
     th = {o: np.full(shape[:2], np.nan) for o in OBSERVABLES}
     ext = {f"{o}_{k}": np.full(shape[:2], np.nan) for o in OBSERVABLES for k in ("extrapolated", "extrapolated_se")}
     forms = np.full(shape[:2] + (len(OBSERVABLES),), "", dtype=object)
@@ -137,11 +139,9 @@ def finite_size_study(out: str | Path | None = None, y_ratios=DEFAULT_Y_RATIOS, 
                         data[f"{o}_exact"][a, i, j] = ex[o]
                         data[f"{o}_quad_err"][a, i, j] = err[o]
                     if fw is not None:
-                        with warnings.catch_warnings(record=True) as w:
-                            warnings.simplefilter("always", FiniteWidthWarning)
-                            fwN = fw.at(N)
-                            rel = fwN.relative_correction
-                        data["reliable"][a, i, j] = float(rel <= _max_rel())
+                        fwN = fw.at(N)
+                        data["reliable"][a, i, j] = float(fwN.reliable)
+                        data["ginzburg"][a, i, j] = fwN.ginzburg
                         co = _observe_solution(fwN.C, fwN.f, fwN.q)
                         for o in OBSERVABLES:
                             data[f"{o}_corrected"][a, i, j] = co[o]
@@ -195,10 +195,6 @@ def _f_star(sol):
     return c / (c + kappa) * y
 
 
-def _max_rel():
-    from ..saddle.finite_width import MAX_RELATIVE_CORRECTION
-
-    return MAX_RELATIVE_CORRECTION
 
 
 def plot_finite_size(ds, path: Path) -> Path:

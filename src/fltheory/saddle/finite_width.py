@@ -44,6 +44,8 @@ __all__ = ["FiniteWidth", "FiniteWidthWarning", "finite_width_correction"]
 
 #: relative size of the first-order correction, |O₁|/(N |O|), above which the expansion is not trusted
 MAX_RELATIVE_CORRECTION = 0.25
+MAX_GINZBURG = 1.0       # soft-mode fluctuations perturbative: Gi = g/N ≤ 1 (docs/theory/finite_width.md §2.3)
+SOFT_MODES = 3           # the Ginzburg number is the largest over this many softest Hessian modes
 #: reciprocal condition number of H below which the saddle point is treated as singular
 SINGULAR_RCOND = 1e-10
 
@@ -61,6 +63,10 @@ class FiniteWidth:
     order parameter (sign-invariant, :func:`order_parameter`). ``softest`` is the smallest |eigenvalue| of
     the Hessian of Φ over its largest: it goes to 0 at a transition (a zero mode), where the expansion
     breaks down. ``relative_correction`` = max over observables of |first|/(N |leading|).
+    ``ginzburg`` = g/N, the size of the anharmonic terms of the action along its softest modes against
+    their Gaussian fluctuations (g = max over the ``SOFT_MODES`` softest Hessian eigendirections v of
+    Φ'''(v)²/|λ|³ + |Φ''''(v)|/λ², ``ginzburg_first``): the expansion is reliable where it is ≤
+    ``MAX_GINZBURG`` = 1 (docs/theory/finite_width.md §2.3); ``reliable`` says whether both criteria hold.
     """
 
     N: int
@@ -79,6 +85,17 @@ class FiniteWidth:
     T: int = 0
     P: int = 0
     C_first_se: np.ndarray | None = field(default=None, repr=False)   # Monte-Carlo s.e. of C_first (nonlinear φ)
+    ginzburg_first: float = 0.0
+
+    @property
+    def ginzburg(self) -> float:
+        """The Ginzburg number g/N at this width (≤ ``MAX_GINZBURG``: soft modes perturbative)."""
+        return self.ginzburg_first / self.N
+
+    @property
+    def reliable(self) -> bool:
+        """Both criteria of the expansion hold at this N: relative correction ≤ 0.25 and Ginzburg ≤ 1."""
+        return bool(self.relative_correction <= MAX_RELATIVE_CORRECTION and self.ginzburg <= MAX_GINZBURG)
 
     def at(self, N: int) -> "FiniteWidth":
         """The same expansion evaluated at another width."""
@@ -88,7 +105,8 @@ class FiniteWidth:
                            C_first=self.C_first, f=self.f_leading + self.f_first / N, f_leading=self.f_leading,
                            f_first=self.f_first, q=self.q_leading + self.q_first / N, q_leading=self.q_leading,
                            q_first=self.q_first, softest=self.softest, relative_correction=rel,
-                           diagnostics=self.diagnostics, T=self.T, P=self.P, C_first_se=self.C_first_se)
+                           diagnostics=self.diagnostics, T=self.T, P=self.P, C_first_se=self.C_first_se,
+                           ginzburg_first=self.ginzburg_first)
 
 
 def _width(N) -> int:
@@ -270,7 +288,7 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
     if not prob.tied:
         C0 = C0 * prob.time_mask
     if linear:
-        C1, f0, f1, q0, q1, softest, resid = _expand(prob, co, _phi_action(prob, co), x, sol, batch)
+        C1, f0, f1, q0, q1, softest, resid, gin = _expand(prob, co, _phi_action(prob, co), x, sol, batch)
         C1_se = np.zeros_like(C1)
         mc_error = float("nan")
     else:
@@ -278,7 +296,7 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
             lz = sampled_ln_z1(prob, act, sol.K, sol.Chat, nd, seed)
             return _expand(prob, co, _phi_action(prob, co, lz), x, sol, batch)
 
-        C1, f0, f1, q0, q1, softest, resid = run(n_draws, mc_seed)
+        C1, f0, f1, q0, q1, softest, resid, gin = run(n_draws, mc_seed)
         subs = [run(max(n_draws // mc_splits, 64), mc_seed + 1 + i) for i in range(mc_splits)]
         C1_se = np.std([r[0] for r in subs], 0, ddof=1) / np.sqrt(mc_splits)
         mc_error = float(np.max(C1_se) / N / max(np.max(np.abs(C0)), 1e-300))
@@ -288,22 +306,28 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
                        mc_error=mc_error, wall_time=time.perf_counter() - t0)
     out = FiniteWidth(N=N, C=C0 + C1 / N, C_leading=C0, C_first=C1, f=f0 + f1 / N, f_leading=f0, f_first=f1,
                       q=q0 + q1 / N, q_leading=q0, q_first=q1, softest=softest, relative_correction=rel,
-                      diagnostics=diag, T=prob.T, P=prob.P, C_first_se=C1_se)
+                      diagnostics=diag, T=prob.T, P=prob.P, C_first_se=C1_se, ginzburg_first=gin)
     if rel > MAX_RELATIVE_CORRECTION:
         warnings.warn(FiniteWidthWarning(
             f"finite_width: the 1/N correction is {rel:.0%} of the leading order at N = {N} (smallest/largest "
             f"Hessian eigenvalue {softest:.1e}); the expansion is not reliable here: a larger N or a signal "
             f"farther from the transition is needed"), stacklevel=2)
+    elif out.ginzburg > MAX_GINZBURG:
+        warnings.warn(FiniteWidthWarning(
+            f"finite_width: the soft modes of the action are not perturbative at N = {N} (Ginzburg number "
+            f"{out.ginzburg:.2g} > {MAX_GINZBURG:g}; smallest/largest Hessian eigenvalue {softest:.1e}): the "
+            f"correction can be off by its own size; it needs N > {gin / MAX_GINZBURG:.0f} or a signal farther "
+            f"from the transition"), stacklevel=2)
     return out
 
 
 def _expand(prob, co, actions, x, sol, batch):
-    """(C₁, f*, f₁, q*, q₁, softest, max|∇Φ|) of the expansion of ``actions = (Φ, R)`` around ``x``."""
+    """(C₁, f*, f₁, q*, q₁, softest, max|∇Φ|, g) of the expansion of ``actions = (Φ, R)`` around ``x``."""
     Phi, R = actions
     grad, H, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.hessian(Phi)(z), jax.grad(R)(z)))(x)
     H = np.asarray(H)
     H = 0.5 * (H + H.T)
-    ev = np.linalg.eigvalsh(H)
+    ev, EV = np.linalg.eigh(H)
     softest = float(np.min(np.abs(ev)) / np.max(np.abs(ev)))
     if softest < SINGULAR_RCOND:
         raise FLTheoryInputError(
@@ -347,4 +371,26 @@ def _expand(prob, co, actions, x, sol, batch):
             q0, q1 = order_parameter(sol.C, prob.T, prob.P), float("nan")
     else:
         q0, q1 = 0.0, 0.0
-    return C1, f0, f1, q0, q1, softest, float(np.max(np.abs(np.asarray(grad))))
+    gin = _ginzburg(Phi, x, ev, EV)
+    return C1, f0, f1, q0, q1, softest, float(np.max(np.abs(np.asarray(grad)))), gin
+
+
+def _ginzburg(Phi, x, ev, V) -> float:
+    """g = max over the SOFT_MODES softest eigendirections v (eigenvalue λ) of the Hessian of
+    Φ'''(v)²/|λ|³ + |Φ''''(v)|/λ² (directional derivatives along the unit vector v). Along v the Gaussian
+    fluctuation of N·Φ has variance 1/(N|λ|); against it the cubic term counts (at second order) as
+    Φ'''²/(N|λ|³) and the quartic as Φ''''/(Nλ²). Invariant under rescaling v, so the choice of
+    coordinates of (C, Ĉ) does not matter along a mode."""
+    @jax.jit
+    def derivs(v):
+        g = lambda t: Phi(x + t * v)   # noqa: E731
+        d3 = jax.jacfwd(jax.jacfwd(jax.grad(g)))
+        d4 = jax.jacfwd(d3)
+        return d3(0.0), d4(0.0)
+
+    out = 0.0
+    for k in np.argsort(np.abs(ev))[:SOFT_MODES]:
+        d3, d4 = (float(a) for a in derivs(jnp.asarray(V[:, k])))
+        lam = abs(float(ev[k]))
+        out = max(out, d3 * d3 / lam**3 + abs(d4) / lam**2)
+    return float(out)
