@@ -9,13 +9,19 @@ Conventions: docs/conventions.md §11. Theory: docs/theory/depth.md.
 - :mod:`.tangent` — infinite-width first-step kernels of the reused and decoupled modes.
 - :mod:`.training` — full-batch GD with either backward mode; feature–gradient covariance.
 - :mod:`.data` — the synthetic regression task.
-- :mod:`.experiments`, :mod:`.plots` — the three experiments of the issue.
+- :mod:`.experiments`, :mod:`.plots` — the experiments of issues #7 and #15 (gap, gap scaling).
+- :mod:`.fig2` — the seed paper's Fig. 2 analogue on scikit-learn's digits.
+- :mod:`.nfd` — the NFD (N → ∞ then L → ∞ limit of GD training), :func:`solve_nfd` → :class:`NFDResult`;
+  :mod:`.nfd_convergence` — finite network → NFD against N and L.
 """
 from .backward import decoupled_matmul
 from .data import RegressionTask, teacher_task
-from .experiments import covariance_experiment, gap_experiment, kernel_experiment
+from .experiments import covariance_experiment, gap_experiment, gap_scaling_experiment, kernel_experiment, train_pairs
+from .fig2 import digits_task, fig2_experiment
 from .kernel_ode import DepthKernel, depth_ode_kernel, empirical_kernels, input_kernel, recursion_kernel
 from .model import ARCHS, MODES, ResNetConfig, forward, init_params
+from .nfd import NFDResult, solve_nfd
+from .nfd_convergence import nfd_convergence_experiment, train_record
 from .tangent import deriv_kernel_map, empirical_tangent_kernels, linearised_losses, tangent_kernels
 from .training import feature_gradient_covariance, train
 
@@ -24,4 +30,6 @@ __all__ = [
     "depth_ode_kernel", "deriv_kernel_map", "empirical_kernels", "empirical_tangent_kernels",
     "feature_gradient_covariance", "forward", "gap_experiment", "init_params", "input_kernel",
     "kernel_experiment", "linearised_losses", "recursion_kernel", "tangent_kernels", "teacher_task", "train",
+    "NFDResult", "nfd_convergence_experiment", "solve_nfd", "train_record",
+    "digits_task", "fig2_experiment", "gap_scaling_experiment", "train_pairs",
 ]
