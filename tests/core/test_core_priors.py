@@ -74,3 +74,16 @@ def test_simulation_takes_the_same_priors_object():
         simulate(chain_task(1.0), priors=pr, kappa=0.1, **kw)
     with pytest.raises(FLTheoryInputError, match="^g2: must be > 0"):
         simulate(chain_task(1.0), g2=-1.0, **kw)
+
+
+def test_saddle_solve_takes_the_same_priors_object():
+    """The theory (saddle.solve) and its referee take one Priors; same solution either way."""
+    from fltheory.saddle import solve
+    from fltheory.saddle.linear_chain import chain_task
+
+    pr = Priors(g2=0.8, gu2=1.2, gw2=0.9, kappa=0.5)
+    a = solve(chain_task(1.0), "rnn", "linear", priors=pr)
+    b = solve(chain_task(1.0), "rnn", "linear", **pr.as_dict())
+    assert np.array_equal(a.C, b.C) and a.params == b.params
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or g2, not both"):
+        solve(chain_task(1.0), g2=1.0, priors=pr)

@@ -28,6 +28,7 @@ from .._validate import (ConvergenceError, FLTheoryInputError, MonteCarloWarning
 from ..activations import get_activation
 from ..kernels.gp import predict_with_kernel
 from ..kernels.nngp import nngp_kernels
+from ..priors import Priors, resolve_priors
 from .action import SaddleProblem, pre_kernel, problem_from_arrays
 from . import linear_rnn
 from .equations import DrawPlan, Equations, Layout, tilted_test_moments
@@ -267,8 +268,8 @@ def _init_blocks(task, prob, act, init, lay: Layout):
 # ----------------------------------------------------------------------------------------------
 # public API
 # ----------------------------------------------------------------------------------------------
-def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1.0, gw2: float = 1.0,
-          kappa: float = 1.0, *, init: Solution | tuple | None = None, tol: float = 1e-10,
+def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: float | None = None,
+          gw2: float | None = None, kappa: float | None = None, *, priors: Priors | None = None, init: Solution | tuple | None = None, tol: float = 1e-10,
           max_iter: int = 50, n_mc: int = 4096, mc_seed: int = 0, draws: str = "auto", mc_tol: float = 0.01,
           mcmc_check: bool = False, mcmc_kw: dict | None = None, homotopy: bool = True,
           throw: bool = True, n_adapt: int = 2, krylov_restart: int | None = None,
@@ -282,7 +283,8 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     phi : activation; ``linear`` is solved with closed-form matrix equations, anything else with the
         importance-sampled single-neuron measure (``n_mc`` base draws, closed under the sign symmetries,
         seed ``mc_seed``, kind ``draws``: see :func:`draw_plan`).
-    g2, gu2, gw2, kappa : prior variances and temperature (conventions §3, §5).
+    g2, gu2, gw2, kappa : prior variances and temperature (conventions §3, §5), default 1 each.
+    priors : a :class:`fltheory.Priors` instead of the four names (passing both is an error).
     init : a previous :class:`Solution` or ``(C, Chat)`` on the training entries (continuation);
         default: the NNGP kernel and Ĉ = 0 (the lazy solution).
     tol : convergence threshold on the relative residual (``diagnostics.residual``).
@@ -306,6 +308,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float = 1.0, gu2: float = 1
     verbose : print one line per stage.
     """
     act = get_activation(phi, "phi")
+    g2, gu2, gw2, kappa = resolve_priors(priors, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa)
     prob = problem_from_task(task, arch, g2, gu2, gw2, kappa)
     positive_int("max_iter", max_iter)
     positive("tol", tol)
