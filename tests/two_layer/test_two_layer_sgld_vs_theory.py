@@ -26,17 +26,26 @@ def onset(points):
     return onset_P(PS, [points[P]["m_target"] for P in PS])
 
 
+def onset_bound(points, z):
+    """The onset of m_S + z·s.e. at every P: z > 0 gives the earliest onset the errors allow, z < 0 the
+    latest."""
+    return onset_P(PS, [points[P]["m_target"] + z * points[P]["m_target_se"] for P in PS])
+
+
 def test_transition_in_mf_and_sgld(curves):
     # Both show a transition: m_S ≈ 0 at P = 50, large at P = 400.
     for method in ("sgld", "mf"):
         assert curves[method][50]["m_target"] < 0.15, method
         assert curves[method][400]["m_target"] > 0.25, method
     assert curves["mf"][50]["m_off"] < 0.01  # off-target coefficient stays zero in the theory
-    # MF onset within a factor 6 of the SGLD onset (measured: ≈ 4; MF is late because its
-    # single-neuron 𝒜(w) counts the whole Σ(w) as unexplained, see docs §6).
+    # MF's onset is later than SGLD's (measured ≈ 4×: its single-neuron 𝒜(w) counts the whole Σ(w) as
+    # unexplained, see docs §6). Tolerance from the reported errors: even the earliest MF onset that
+    # m_S + 3 s.e. allows comes after the latest SGLD onset that m_S − 3 s.e. allows (SGLD: chain
+    # spread of m_S; MF: Monte-Carlo error of the fixed point).
     p_sgld, p_mf = onset(curves["sgld"]), onset(curves["mf"])
     assert np.isfinite(p_sgld) and np.isfinite(p_mf)
-    assert 1.0 / 6.0 < p_mf / p_sgld < 6.0, (p_mf, p_sgld)
+    mf_early, sgld_late = onset_bound(curves["mf"], +3.0), onset_bound(curves["sgld"], -3.0)
+    assert mf_early > sgld_late, (mf_early, sgld_late, p_mf, p_sgld)
 
 
 def test_mf_ard_closer_to_sgld_after_transition(curves):

@@ -177,7 +177,7 @@ LEARNING_CURVE_OUTPUTS = {
     "rho_irrelevant": "ARD precision, irrelevant inputs",
     "rho_ratio": "ARD precision ratio (irrelevant / relevant)",
     "converged": "converged (1) or not (0)",
-    "m_target_se": "Monte-Carlo s.e. of m_S (training-set MF)",
+    "m_target_se": "Monte-Carlo s.e. of m_S (SGLD: chain spread; MF: fixed-point iterates; NNGP: 0)",
     "train_mse": "training MSE (training-set MF)",
     "n_iter": "fixed-point iterations (training-set MF)",
 }
@@ -206,8 +206,8 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
 
     ``kw`` are fields of :class:`LearningCurveConfig` (plus ``size`` = small|default|full for the
     presets). Returns floats: test_mse, m_target, m_off, w2_relevant, w2_irrelevant, rho_relevant,
-    rho_irrelevant, rho_ratio, converged (MF: 1/0; others 1), test_mse_se (SGLD chain spread; MF
-    Monte-Carlo error; 0 for the exact NNGP).
+    rho_irrelevant, rho_ratio, converged (MF: 1/0; others 1), test_mse_se and m_target_se (SGLD: chain
+    spread; MF: Monte-Carlo error; 0 for the exact NNGP).
 
     ``mf_emp`` / ``mf_ard_emp`` solve the training-set MF / MF-ARD (``readout`` = independent |
     joint) on the data of :func:`make_data` with the same ``seed`` as SGLD; their ``m_target`` and
@@ -238,7 +238,8 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
         off = (float(np.max(np.abs(res.m_tracked))) if len(res.m_tracked) else
                float(np.max(np.abs(np.delete(res.m, cfg.degree)))) if cfg.task != "parity" else nan)
         return dict(test_mse=res.test_mse, test_mse_se=2.0 * abs(1.0 - m_t) * float(res.m_se[0]),
-                    m_target=m_t, m_off=off, converged=float(res.converged), **_w2_summary(cfg, res.w2, rho))
+                    m_target=m_t, m_target_se=float(res.m_se[0]), m_off=off, converged=float(res.converged),
+                    **_w2_summary(cfg, res.w2, rho))
     X, Y, Xt, Yt = make_data(cfg, P, seed)
     if method in EMPIRICAL_METHODS:
         return _empirical_point(cfg, method, seed, X, Y, Xt, Yt)
@@ -248,16 +249,18 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
         m_t, off = _coefficients(cfg, f, Xt)
         w2 = np.full(cfg.d, cfg.sw2)
         return dict(test_mse=float(np.mean((f - Yt) ** 2)), test_mse_se=0.0,  # exact (no sampling)
-                    m_target=m_t, m_off=off,
+                    m_target=m_t, m_target_se=0.0, m_off=off,
                     converged=1.0, **_w2_summary(cfg, w2, ard_update(w2, cfg.N, cfg.a0, cfg.b0)))
     res = run_sgld(X, Y, Xt, Yt, N=cfg.N, kappa2=cfg.kappa2, parametrization=cfg.parametrization,
                    sw2=cfg.sw2, sa2=cfg.sa2, phi=cfg.phi, n_chains=cfg.sgld_chains, burn_in=cfg.burn_in,
                    n_samples=cfg.n_samples, thin=cfg.thin, step_scale=cfg.step_scale, a0=cfg.a0, b0=cfg.b0,
                    seed=seed, progress=progress)
     m_t, off = _coefficients(cfg, res.f_test_mean, Xt)
-    se = float(np.std(res.test_mse_chains, ddof=1) / np.sqrt(len(res.test_mse_chains))) \
-        if len(res.test_mse_chains) > 1 else nan
-    return dict(test_mse=res.test_mse, test_mse_se=se, m_target=m_t, m_off=off, converged=1.0,
+    n_ch = len(res.test_mse_chains)
+    se = float(np.std(res.test_mse_chains, ddof=1) / np.sqrt(n_ch)) if n_ch > 1 else nan
+    m_ch = [_coefficients(cfg, f, Xt)[0] for f in res.f_test_chains]      # m_S of each chain's predictor
+    m_se = float(np.std(m_ch, ddof=1) / np.sqrt(n_ch)) if n_ch > 1 else nan
+    return dict(test_mse=res.test_mse, test_mse_se=se, m_target=m_t, m_target_se=m_se, m_off=off, converged=1.0,
                 **_w2_summary(cfg, res.w2, res.rho))
 
 
@@ -392,7 +395,7 @@ def describe_learning_curve(ds):
         "seed": ("seed of data and chains", "1"),
         "test_mse": ("test MSE of the posterior-mean predictor", "1"),
         "test_mse_se": ("standard error of test_mse (SGLD: over chains; MF: Monte Carlo; NNGP: 0, exact)", "1"),
-        "m_target_se": ("Monte-Carlo standard error of m_target (training-set MF)", "1"),
+        "m_target_se": ("Monte-Carlo standard error of m_target (SGLD: chain spread; MF: iterates; NNGP: 0)", "1"),
         "train_mse": ("training MSE of the posterior-mean predictor", "1"),
         "n_iter": ("fixed-point iterations of the training-set MF", "1"),
         "m_target": ("coefficient m_S of the posterior mean on the target function", "1"),

@@ -41,6 +41,7 @@ class SGLDResult:
     rho: np.ndarray
     train_mse: float
     step_size: dict = field(default_factory=dict)
+    f_test_chains: np.ndarray | None = None   # [chain, P_test]: each chain's posterior-mean predictor
 
     def summary(self, relevant) -> dict[str, float]:
         mask = np.zeros(len(self.w2), bool)
@@ -122,5 +123,5 @@ def run_sgld(X, Y, X_test, Y_test, *, N: int, kappa2: float | None = None, param
         test_mse_chains=np.mean((f_chain - Y_test) ** 2, axis=1),
         w2=w2, rho=ard_update(w2, N, a0, b0),
         train_mse=float(np.mean((obs["f_train"].astype(float).mean((0, 1)) - Y) ** 2)),
-        step_size=eta,
+        step_size=eta, f_test_chains=f_chain,
     )
