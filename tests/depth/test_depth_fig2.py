@@ -3,7 +3,6 @@ experiment's seed-batched trainer, and bad input."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
@@ -156,11 +155,8 @@ BAD = [
 
 
 @pytest.mark.parametrize("call,param", BAD, ids=[f"{i}-{p}" for i, (_, p) in enumerate(BAD)])
-def test_bad_input_is_one_error_naming_the_parameter(call, param):
-    t0 = time.perf_counter()
-    with pytest.raises(FLTheoryInputError, match=rf"^{param}: "):
-        call()
-    assert time.perf_counter() - t0 < 2.0, "rejected before any network is built or trained"
+def test_bad_input_is_one_error_naming_the_parameter(call, param, rejected):
+    rejected(call, param)
 
 
 def test_diverging_learning_rate_names_lr_the_step_and_the_remedy():

@@ -14,7 +14,6 @@ The full slope study (N ∈ 64…1024, L ∈ 2…64) is marked slow.
 """
 from __future__ import annotations
 
-import time
 
 import jax
 import numpy as np
@@ -148,11 +147,8 @@ BAD = [
 
 
 @pytest.mark.parametrize("call,param", BAD, ids=[f"{i}-{p}" for i, (_, p) in enumerate(BAD)])
-def test_bad_input_is_one_error_naming_the_parameter(call, param):
-    t0 = time.perf_counter()
-    with pytest.raises(FLTheoryInputError, match=rf"^{param}: "):
-        call()
-    assert time.perf_counter() - t0 < 2.0, "rejected before anything is solved"
+def test_bad_input_is_one_error_naming_the_parameter(call, param, rejected):
+    rejected(call, param)
 
 
 def test_diverging_lr_is_one_error_naming_the_step_and_the_remedy():
