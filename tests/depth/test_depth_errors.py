@@ -111,6 +111,13 @@ CLI_BAD = [
     (["depth", "kernel", "--l", "0"], "Ls"),
     (["depth", "covariance", "--lr", "1e4", "--phi", "relu", "--n", "8", "--l", "1", "--steps", "3",
       "--seeds", "1"], "lr"),  # diverges during training
+    # fig2 and gap-scaling (issue #15)
+    (["depth", "fig2", "--arch", "foo"], "archs"),
+    (["depth", "fig2", "--l", "0"], "Ls"),
+    (["depth", "fig2", "--n", "0"], "N"),
+    (["depth", "fig2", "--profile", "huge"], "profile"),
+    (["depth", "fig2", "--lr", "1e4", "--arch", "dnn", "--l", "2"], "lr"),  # diverges during training
+    (["depth", "gap-scaling", "--n", "0"], "Ns"),
 ]
 
 

@@ -166,21 +166,4 @@ def test_diverging_learning_rate_names_lr_the_step_and_the_remedy():
         fig2_experiment(archs=("dnn",), Ls=(2,), lr=1e4)
 
 
-CLI_BAD = [
-    (["depth", "fig2", "--arch", "foo"], "archs"),
-    (["depth", "fig2", "--l", "0"], "Ls"),
-    (["depth", "fig2", "--n", "0"], "N"),
-    (["depth", "fig2", "--profile", "huge"], "profile"),
-    (["depth", "fig2", "--lr", "1e4", "--arch", "dnn", "--l", "2"], "lr"),  # diverges during training
-    (["depth", "gap-scaling", "--n", "0"], "Ns"),
-]
 
-
-@pytest.mark.parametrize("args,param", CLI_BAD, ids=[" ".join(a[1:4]) for a, _ in CLI_BAD])
-def test_cli_bad_value_is_one_line_exit_2(args, param, in_tmp_cwd):
-    res = CliRunner().invoke(app, args)
-    errors = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    assert len(errors) == 1 and errors[0].startswith(f"error: {param}: "), res.output
-    assert "Traceback" not in res.output
-    assert list(in_tmp_cwd.iterdir()) == [], "a rejected command must not create its output folder"
