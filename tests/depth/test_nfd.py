@@ -84,6 +84,39 @@ def test_first_step_is_the_reused_tangent_kernel_not_the_decoupled_one(erf_L8):
     assert np.linalg.norm(f1 - pred_d) > 5 * np.linalg.norm(f1 - pred_r)
 
 
+@pytest.fixture(scope="module")
+def erf_L8_cv():
+    return solve_nfd(TASK, L=8, extrapolate=False, control_variate=True, **KW)
+
+
+def test_control_variate_is_unbiased_and_cuts_the_variance(erf_L8, erf_L8_cv):
+    # Same seeds, so the same particles: the control variate only adds, per replica, the frozen-kernel GD
+    # trajectory of the exact tangent kernel minus that of the replica's own kernel estimate. Its mean
+    # over replicas is zero up to the O(1/M) bias (checked within 4.5 s.e. of the paired difference plus
+    # that bias bound, 1/M relative), and it removes most of the replica spread of the train predictor.
+    plain, cv = erf_L8.f_replicas[:, :, :4], erf_L8_cv.f_replicas[:, :, :4]
+    d = cv - plain
+    bias = np.abs(erf_L8.f_train) / KW["n_particles"]
+    assert np.all(np.abs(d.mean(0)) <= 4.5 * _se(d) + bias)
+    np.testing.assert_array_equal(erf_L8_cv.f_test, erf_L8.f_test)  # test inputs: untouched
+    # F test at the 1 % level for 15/15 degrees of freedom: variance ratio > 3.5
+    k = KW["steps"]
+    assert np.all(plain[:, k].var(0, ddof=1) > 3.5 * cv[:, k].var(0, ddof=1))
+    # and the first step is still the reused tangent kernel, now with the smaller s.e.
+    Kr, _ = (np.asarray(m) for m in tangent_kernels(X, ResNetConfig(N=1, L=8, D=8, phi="erf")))
+    assert np.max(np.abs(erf_L8_cv.f_train[1] - 0.05 / 4 * Kr @ Y) / (_se(cv[:, 1]) + bias[1])) < 4.5
+
+
+def test_exact_kernel_of_the_control_variate_is_tangent_kernels():
+    from fltheory.depth.nfd import _tangent_exact
+    X64 = X.astype(np.float64)  # solve_nfd passes float64 inputs
+    for phi in ("erf",):
+        Kr, Kd = (np.asarray(m) for m in tangent_kernels(X, ResNetConfig(N=1, L=4, D=8, phi=phi, a=1.3, gu2=0.7,
+                                                                           gw2=1.2)))
+        np.testing.assert_allclose(_tangent_exact(X64, phi, 1.3, 0.7, 1.2, 4, True), Kr, rtol=1e-12)
+        np.testing.assert_allclose(_tangent_exact(X64, phi, 1.3, 0.7, 1.2, 4, False), Kd, rtol=1e-12)
+
+
 LIN = dict(steps=3, lr=0.05, phi="linear")
 
 
@@ -139,6 +172,7 @@ BAD = [
     (lambda: solve_nfd(TASK, steps=51), "steps"),
     (lambda: solve_nfd(TASK, lr=-1.0), "lr"),
     (lambda: solve_nfd(TASK, population="basis", phi="erf"), "population"),
+    (lambda: solve_nfd(TASK, control_variate="yes"), "control_variate"),
     (lambda: solve_nfd(RegressionTask(np.zeros((17, 4)), np.zeros(17), np.zeros((2, 4)), np.zeros(2))), "task"),
     (lambda: nfd_convergence_experiment(Ns=(0, 64)), "Ns"),
     (lambda: nfd_convergence_experiment(Ls=(2, 0)), "Ls"),

@@ -21,7 +21,8 @@ from .fig2 import digits_task, fig2_experiment
 from .kernel_ode import DepthKernel, depth_ode_kernel, empirical_kernels, input_kernel, recursion_kernel
 from .model import ARCHS, MODES, ResNetConfig, forward, init_params
 from .nfd import NFDResult, solve_nfd
-from .nfd_convergence import nfd_convergence_experiment, train_record
+from .nfd_convergence import (COUPLING_PARTS, coupling_count_experiment, coupling_count_network,
+                              coupling_count_theory, nfd_convergence_experiment, train_record)
 from .tangent import deriv_kernel_map, empirical_tangent_kernels, linearised_losses, tangent_kernels
 from .training import feature_gradient_covariance, train
 
@@ -31,5 +32,6 @@ __all__ = [
     "feature_gradient_covariance", "forward", "gap_experiment", "init_params", "input_kernel",
     "kernel_experiment", "linearised_losses", "recursion_kernel", "tangent_kernels", "teacher_task", "train",
     "NFDResult", "nfd_convergence_experiment", "solve_nfd", "train_record",
+    "COUPLING_PARTS", "coupling_count_experiment", "coupling_count_network", "coupling_count_theory",
     "digits_task", "fig2_experiment", "gap_scaling_experiment", "train_pairs",
 ]

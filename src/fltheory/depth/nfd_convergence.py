@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .._validate import FLTheoryInputError, positive, positive_int
+from .._validate import FLTheoryInputError, finite_array, positive, positive_int
 from ..activations import get_activation
 from .data import teacher_task
 from .model import ResNetConfig, forward, init_params
@@ -179,4 +179,196 @@ def nfd_convergence_experiment(Ns: Sequence[int] = (64, 128, 256, 512, 1024), Ls
     return ds
 
 
-__all__ = ["nfd_convergence_experiment", "train_record"]
+# --------------------------------------------------------------------------------------------------
+# The coupling count (docs/theory/depth.md §8, "The coupling count"): how much of the first GD step
+# comes from reusing W_ℓ in the backward pass, split by matrix and by the layer whose update it reaches.
+# --------------------------------------------------------------------------------------------------
+
+#: the one-step objects of the coupling count, each a difference of loss-decrease rates κ (below)
+COUPLING_PARTS = ("total", "single", "adjacent", "skip")
+
+
+def _coupling_m(L):
+    """The single matrix of the count: W_m with m = ⌊L/2⌋ + 1 (mid-depth; for L = 2 the top one)."""
+    return L // 2 + 1
+
+
+def _coupling_variants(L, m):
+    """Backward variants (which W_ℓ is replaced by an independent W̃_ℓ, ``masks[V, L]``) and update
+    assignments (which variant's backward field drives the update of layer j = 0 (U) .. L, ``assign[4, L+1]``):
+    reused, all decoupled, only W_m decoupled, and the hybrid that keeps W_m's reuse for the adjacent layer
+    m − 1 only (layers j ≥ m − 1 take the reused field, j < m − 1 the W_m-decoupled one)."""
+    masks = np.zeros((3, L), bool)
+    masks[1] = True
+    masks[2, m - 1] = True
+    j = np.arange(L + 1)
+    assign = np.stack([np.zeros(L + 1, int), np.ones(L + 1, int), np.full(L + 1, 2),
+                       np.where(j >= m - 1, 0, 2)])
+    return masks, assign
+
+
+def _parts(kappa):
+    """κ over (reused, decoupled, single, hybrid) → the four parts of :data:`COUPLING_PARTS`."""
+    kr, kd, ks, kh = kappa[..., 0], kappa[..., 1], kappa[..., 2], kappa[..., 3]
+    return np.stack([kr - kd, kr - ks, kh - ks, kr - kh], axis=-1)
+
+
+def coupling_count_theory(X, y, cfg: ResNetConfig):
+    """Infinite-width first-step loss-decrease rates κ and the coupling parts, deterministic.
+
+    κ = yᵀ K y / P² = −dℓ/dη₀ at f = 0 (one GD step), K(x, x') = N ∇f(x)·∇̃f(x') with ∇̃f the backward pass
+    of the variant. At infinite width (``fltheory.depth.tangent``) K = Φ_L + Σ_j c² C_j ⊙ Φ_{j−1} + C_0 ⊙ XXᵀ/D
+    with the cross-covariance C_j = ⟨g_j g̃_j⟩ of the true and the reported backward fields:
+    C_L = G_L, C_{ℓ−1} = C_ℓ (1 + c² Ė_{ℓ−1}) where W_ℓ is reused and C_{ℓ−1} = C_ℓ where it is replaced
+    by an independent W̃_ℓ. Returns ``(kappa[4], parts[4])``: κ for reused, decoupled, single (W_m only
+    decoupled), hybrid (module helper ``_coupling_variants``) and the parts total = κ_r − κ_d,
+    single = κ_r − κ_s, adjacent = κ_h − κ_s (W_m's reuse through the update of layer m − 1 alone),
+    skip = κ_r − κ_h (through the updates of layers j < m − 1 and U, reached along the skip path).
+    """
+    from ..gaussian import kernel_map
+    from .kernel_ode import input_kernel
+    from .tangent import deriv_kernel_map
+
+    if cfg.arch != "depth_mup":
+        raise FLTheoryInputError(f"cfg: the coupling count is for arch='depth_mup', got {cfg.arch!r}")
+    X = np.asarray(X, np.float64)
+    y = np.asarray(y, np.float64)
+    L, P = cfg.L, X.shape[0]
+    m = _coupling_m(L)
+    masks, assign = _coupling_variants(L, m)
+    c2 = cfg.branch**2
+    # the Euler recursion of kernel_ode.recursion_kernel, eagerly (no compilation per L)
+    S = np.asarray(input_kernel(X, cfg.gu2))
+    Phi, Ed = [], []
+    for _ in range(L + 1):
+        Phi.append(np.asarray(kernel_map(cfg.phi, S)))
+        Ed.append(np.asarray(deriv_kernel_map(cfg.phi, S)))
+        S = S + c2 * Phi[-1]
+    GL = cfg.gw2 * Ed[-1]
+    C = np.empty((3, L + 1, P, P))
+    for v in range(3):
+        C[v, L] = GL
+        for ell in range(L, 0, -1):
+            C[v, ell - 1] = C[v, ell] if masks[v, ell - 1] else C[v, ell] * (1.0 + c2 * Ed[ell - 1])
+    Kx = np.asarray(input_kernel(X, 1.0))
+    kappa = np.empty(4)
+    for i, a in enumerate(assign):
+        K = Phi[-1] + c2 * sum(C[a[j], j] * Phi[j - 1] for j in range(1, L + 1)) + C[a[0], 0] * Kx
+        kappa[i] = y @ K @ y / P**2
+    return kappa, _parts(kappa)
+
+
+@partial(jax.jit, static_argnames=("cfg",))
+def _coupling_network(key, X, y, masks, assign, cfg):
+    """First-order one-step change of a finite network for every update assignment (float64).
+
+    The hidden matrices are drawn layer by layer from ``fold_in(key, ℓ)`` (forward W_ℓ) and
+    ``fold_in(key', ℓ)`` (the independent W̃_ℓ), so no [L, N, N] array is held. Returns κ[4]."""
+    act = get_activation(cfg.phi)
+    dphi = jax.grad(lambda h: act(h))
+    dphi = jax.vmap(jax.vmap(dphi))
+    N, L, D = cfg.N, cfg.L, cfg.D
+    P = X.shape[0]
+    c = cfg.branch
+    kU, kW, kw, kB = jax.random.split(key, 4)
+    U = jnp.sqrt(cfg.gu2) * jax.random.normal(kU, (N, D), jnp.float64)
+    w = jnp.sqrt(cfg.gw2) * jax.random.normal(kw, (N,), jnp.float64)
+    sqN = jnp.sqrt(jnp.float64(N))
+
+    def Wl(k, ell):
+        # drawn in float32 (half the random bits) and used in float64: still exactly N(0, 1) entries up to
+        # float32 rounding, which is far below the O(1/√N) fluctuations measured here
+        return jax.random.normal(jax.random.fold_in(k, ell), (N, N), jnp.float32).astype(jnp.float64)
+
+    h0 = X @ U.T / jnp.sqrt(D)
+
+    def fwd(h, ell):
+        hn = h + c * act(h) @ Wl(kW, ell).T / sqN
+        return hn, h
+
+    hL, hprev = jax.lax.scan(fwd, h0, jnp.arange(L))  # hprev[ℓ-1] = h_{ℓ-1}, ℓ = 1..L
+    hs = jnp.concatenate([hprev, hL[None]])  # [L+1, P, N]
+    V = masks.shape[0]
+    gL = jnp.broadcast_to(w * dphi(hL), (V, P, N))
+
+    def bwd(g, xs):  # layer ℓ (1-indexed) → g_{ℓ−1}
+        ell, mask, h = xs
+        z = jnp.where(mask[:, None, None], g @ Wl(kB, ell), g @ Wl(kW, ell))  # (W^T g)_i = (g W)_i
+        gp = g + c * dphi(h)[None] * z / sqN
+        return gp, g
+
+    g0, gup = jax.lax.scan(bwd, gL, (jnp.arange(L), masks.T, hprev), reverse=True)  # gup[ℓ-1] = g_ℓ
+    gs = jnp.concatenate([g0[None], gup])  # [L+1, V, P, N]
+    A = assign.shape[0]
+    Gsel = jnp.stack([gs[j, assign[:, j]] for j in range(L + 1)])  # [L+1, A, P, N]
+    yP = y / P
+    dh0 = jnp.einsum("m,amn,mx->axn", yP, Gsel[0], X @ X.T / D)
+
+    def tan(dh, xs):
+        ell, h, G = xs
+        ph = act(h)
+        Phat = ph @ ph.T / N  # [P(μ), P(x)]
+        dhn = dh + c * (dphi(h)[None] * dh) @ Wl(kW, ell).T / sqN + c**2 * jnp.einsum("m,amn,mx->axn", yP, G, Phat)
+        return dhn, None
+
+    dhL, _ = jax.lax.scan(tan, dh0, (jnp.arange(L), hprev, Gsel[1:]))
+    phL = act(hL)
+    df = (dphi(hL)[None] * dhL) @ w / N + (yP @ (phL @ phL.T / N))[None]  # [A, P]: δf/η₀
+    return df @ y / P
+
+
+def coupling_count_network(cfg: ResNetConfig, X, y, n_seeds: int = 8, seed: int = 0):
+    """The coupling parts measured on ``n_seeds`` finite networks of ``cfg`` (reused forward pass shared by
+    all variants of a seed; first order in η₀). Returns ``(kappa[n_seeds, 4], parts[n_seeds, 4])``, same
+    definitions as :func:`coupling_count_theory` (which is their N → ∞ limit)."""
+    if cfg.arch != "depth_mup":
+        raise FLTheoryInputError(f"cfg: the coupling count is for arch='depth_mup', got {cfg.arch!r}")
+    n_seeds = positive_int("n_seeds", n_seeds)
+    X = jnp.asarray(finite_array("X", X, ndim=2), jnp.float64)
+    y = jnp.asarray(finite_array("y", y, shape=(X.shape[0],)), jnp.float64)
+    masks, assign = _coupling_variants(cfg.L, _coupling_m(cfg.L))
+    key = jax.random.PRNGKey(seed)
+    kappa = np.stack([np.asarray(_coupling_network(jax.random.fold_in(key, s), X, y, jnp.asarray(masks),
+                                                   jnp.asarray(assign), cfg)) for s in range(n_seeds)])
+    return kappa, _parts(kappa)
+
+
+def coupling_count_experiment(Ls: Sequence[int] = (2, 4, 8, 16, 32, 64), N: int = 1024, n_seeds: int = 8,
+                              phi: str = "erf", a: float = 1.0, P: int = 8, D: int = 16, seed: int = 0,
+                              progress: Callable[[], None] | None = None) -> xr.Dataset:
+    """The coupling count against depth: theory (N = ∞) and finite networks at width ``N``.
+
+    Variables ``theory[L, part]``, ``network[L, part]`` (seed mean), ``network_se[L, part]`` and
+    ``kappa_reused[L]`` (theory), for the parts of :data:`COUPLING_PARTS`, all in units of the one-step
+    loss-decrease rate κ (docs/theory/depth.md §8, "The coupling count"). Attributes: the log–log slopes
+    of the theory between the two largest depths, ``slope_<part>``.
+    """
+    Ls = _ints("Ls", Ls)
+    N = positive_int("N", N)
+    n_seeds = positive_int("n_seeds", n_seeds, minimum=2)
+    tick = progress or (lambda: None)
+    task = teacher_task(jax.random.PRNGKey(seed), P=P, P_test=1, D=D)
+    X, y = np.asarray(task.X, np.float64), np.asarray(task.y, np.float64)
+    th, net, se, kr = [], [], [], []
+    for L in Ls:
+        cfg = ResNetConfig(N=N, L=L, D=D, phi=phi, a=a)
+        k_th, p_th = coupling_count_theory(X, y, cfg)
+        _, p_net = coupling_count_network(cfg, X, y, n_seeds, seed=seed + 1)
+        th.append(p_th)
+        net.append(p_net.mean(0))
+        se.append(p_net.std(0, ddof=1) / np.sqrt(n_seeds))
+        kr.append(k_th[0])
+        tick()
+    th = np.array(th)
+    attrs = {"N": N, "n_seeds": n_seeds, "phi": phi, "a": a, "P": P, "D": D, "seed": seed,
+             "description": "reuse coupling count: one-step loss-decrease rate parts vs depth (depth.md §8)"}
+    if len(Ls) >= 2:
+        for i, part in enumerate(COUPLING_PARTS):
+            attrs[f"slope_{part}"] = float(np.log(abs(th[-1, i]) / abs(th[-2, i])) / np.log(Ls[-1] / Ls[-2]))
+    return xr.Dataset({"theory": (("L", "part"), th), "network": (("L", "part"), np.array(net)),
+                       "network_se": (("L", "part"), np.array(se)), "kappa_reused": ("L", np.array(kr))},
+                      coords={"L": list(Ls), "part": list(COUPLING_PARTS)}, attrs=attrs)
+
+
+__all__ = ["COUPLING_PARTS", "coupling_count_experiment", "coupling_count_network", "coupling_count_theory",
+           "nfd_convergence_experiment", "train_record"]
