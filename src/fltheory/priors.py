@@ -61,17 +61,28 @@ class Priors:
         return cls(gu2=sw2, gw2=sa2, kappa=positive("kappa2", kappa2) * float(N) ** (2.0 * float(gamma) - 1.0))
 
 
+def _checked(priors) -> Priors:
+    """``priors`` if it is a :class:`Priors`, else one error naming ``priors``."""
+    if not isinstance(priors, Priors):
+        raise FLTheoryInputError(f"priors: expected a fltheory.Priors, got {type(priors).__name__}")
+    return priors
+
+
+def _not_both(**given) -> None:
+    """One error naming ``priors`` when any of the module's own names was passed beside it."""
+    names = [n for n, v in given.items() if v is not None]
+    if names:
+        raise FLTheoryInputError(f"priors: pass either priors or {', '.join(names)}, not both")
+
+
 def two_layer_priors(priors: Priors | None, *, sw2, sa2, kappa2, N: int, gamma: float) -> tuple[float, float, float]:
     """(sw2, sa2, kappa2) for a two-layer entry point that takes either ``priors`` or its own names.
 
     Passing both is ambiguous and fails naming ``priors``; with neither, ``sw2``/``sa2`` default to 1
     and ``kappa2`` is required."""
     if priors is not None:
-        if not isinstance(priors, Priors):
-            raise FLTheoryInputError(f"priors: expected a fltheory.Priors, got {type(priors).__name__}")
-        given = [n for n, v in (("sw2", sw2), ("sa2", sa2), ("kappa2", kappa2)) if v is not None]
-        if given:
-            raise FLTheoryInputError(f"priors: pass either priors or {', '.join(given)}, not both")
+        priors = _checked(priors)
+        _not_both(sw2=sw2, sa2=sa2, kappa2=kappa2)
         t = priors.two_layer(N, gamma)
         return t["sw2"], t["sa2"], t["kappa2"]
     if kappa2 is None:
@@ -85,13 +96,32 @@ def resolve_priors(priors: Priors | None, **named) -> tuple[float, ...]:
     takes either ``priors`` or the names themselves (each defaulting to 1). Both at once fails naming
     ``priors``."""
     if priors is not None:
-        if not isinstance(priors, Priors):
-            raise FLTheoryInputError(f"priors: expected a fltheory.Priors, got {type(priors).__name__}")
-        given = [n for n, v in named.items() if v is not None]
-        if given:
-            raise FLTheoryInputError(f"priors: pass either priors or {', '.join(given)}, not both")
+        priors = _checked(priors)
+        _not_both(**named)
         return tuple(getattr(priors, n) for n in named)
     return tuple(positive(n, 1.0 if v is None else v) for n, v in named.items())
 
 
-__all__ = ["Priors", "resolve_priors", "two_layer_priors"]
+def sampler_kappa(priors: Priors | None, kappa, net) -> float:
+    """κ for a sampler of ``net`` (a network that carries its own ``g2``/``gu2``/``gw2``) given either
+    ``priors`` or ``kappa``.
+
+    With ``priors``, the network's weight priors must be the ones it states (build the network with
+    ``RecurrentNet(..., priors=priors)``): a sampler never silently overrides the prior of the network
+    it samples, so a disagreement is one error naming ``priors``. Without it, ``kappa`` is required."""
+    if priors is None:
+        if kappa is None:
+            raise FLTheoryInputError("kappa: required (the temperature, conventions §5), or pass "
+                                     "priors=Priors(kappa=...)")
+        return positive("kappa", kappa)
+    priors = _checked(priors)
+    _not_both(kappa=kappa)
+    clash = [f"{n} = {getattr(priors, n):g} but the network has {getattr(net, n):g}"
+             for n in ("g2", "gu2", "gw2") if float(getattr(net, n)) != getattr(priors, n)]
+    if clash:
+        raise FLTheoryInputError(f"priors: {'; '.join(clash)}; build the network with "
+                                 "RecurrentNet(..., priors=priors)")
+    return priors.kappa
+
+
+__all__ = ["Priors", "resolve_priors", "sampler_kappa", "two_layer_priors"]

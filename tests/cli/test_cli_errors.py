@@ -24,6 +24,10 @@ BAD = [
     (["phase-diagram", "--sim-signals", "-1"], "sim_signals"),
     (["phase-diagram", "--phi", "foo"], "phi"),
     (["phase-diagram", "--kappa", "abc"], "--kappa"),
+    (["phase-diagram", "--g2", "0"], "g2"),
+    (["phase-diagram", "--gu2", "nan"], "gu2"),
+    (["phase-diagram", "--gw2", "-1"], "gw2"),
+    (["finite-size", "--kappa", "-0.1"], "kappa"),
     (["phase-diagram", "--no-such-option"], "--no-such-option"),
     (["demo", "--N", "0"], "N"),
     (["sequential", "--width", "0"], "widths"),
@@ -67,6 +71,37 @@ def test_unusable_out_names_out(make_out, in_tmp_cwd):
         res = runner.invoke(app, [*cmd, "--out", str(out)])
         _one_error_line(res, "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_prior_options_reach_the_experiment_as_one_priors_object(monkeypatch, in_tmp_cwd):
+    """The CLI builds one fltheory.Priors at the boundary and passes its fields down unchanged; the
+    defaults are the experiment's own (DEFAULT_THEORY), so the numbers of a default run do not move."""
+    import xarray as xr
+
+    import fltheory.experiments.finite_size as fs
+    import fltheory.experiments.phase as ph
+
+    seen = {}
+
+    def phase(out_dir, **kw):
+        seen["phase"] = kw
+        return []
+
+    def finite_size(out, **kw):
+        seen["fs"] = kw
+        return xr.Dataset(coords={"arch": [], "y_ratio": []}), []
+
+    monkeypatch.setattr(ph, "run_phase_diagram", phase)
+    monkeypatch.setattr(fs, "finite_size_study", finite_size)
+    assert runner.invoke(app, ["phase-diagram", "--widths", ""]).exit_code == 0
+    assert {k: seen["phase"][k] for k in ("g2", "gu2", "gw2", "kappa")} == \
+        {k: ph.DEFAULT_THEORY[k] for k in ("g2", "gu2", "gw2", "kappa")}
+    seen.clear()
+    res = runner.invoke(app, ["phase-diagram", "--widths", "", "--g2", "0.8", "--gu2", "1.5", "--gw2", "2",
+                              "--kappa", "0.3"])
+    assert res.exit_code == 0, res.output
+    assert {k: seen["phase"][k] for k in ("g2", "gu2", "gw2", "kappa")} == dict(g2=0.8, gu2=1.5, gw2=2.0, kappa=0.3)
+    assert runner.invoke(app, ["finite-size", "--kappa", "0.2"]).exit_code == 0 and seen["fs"]["kappa"] == 0.2
 
 
 def test_debug_shows_the_traceback(in_tmp_cwd):

@@ -87,3 +87,72 @@ def test_saddle_solve_takes_the_same_priors_object():
     assert np.array_equal(a.C, b.C) and a.params == b.params
     with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or g2, not both"):
         solve(chain_task(1.0), g2=1.0, priors=pr)
+
+
+def test_network_and_sampler_take_the_same_priors_object():
+    """RecurrentNet(priors=) and sample_posterior(priors=) give bit-identical samples to the four names
+    and to experiments.simulate (fixed seed), and each ambiguity is one error naming its parameter.
+    Same network, task and chain shapes as the simulate test above, so the compiled sampler is reused."""
+    from fltheory.experiments.simulate import simulate
+    from fltheory.models import RecurrentNet
+    from fltheory.sampling import sample_posterior
+    from fltheory.saddle.linear_chain import chain_task
+
+    task = chain_task(1.0)
+    pr = Priors(g2=0.8, gu2=1.2, gw2=0.9, kappa=0.5)
+    shape = dict(N=8, D=task.D, T=task.T, O=task.O, phi="linear")
+    net_a = RecurrentNet(**shape, priors=pr)
+    net_b = RecurrentNet(**shape, g2=0.8, gu2=1.2, gw2=0.9)
+    assert net_a == net_b and hash(net_a) == hash(net_b)  # one compiled sampler for both
+    assert (net_a.g2, net_a.gu2, net_a.gw2) == (0.8, 1.2, 0.9)
+    kw = dict(n_samples=3, thin=2, burn_in=4, n_chains=2, seed=0, progress=False)
+    a = sample_posterior(net_a, task, priors=pr, **kw)
+    b = sample_posterior(net_b, task, kappa=0.5, **kw)
+    c = simulate(task, priors=pr, N=8, **{k: v for k, v in kw.items() if k != "progress"})
+    assert np.array_equal(a.C_chains, b.C_chains) and np.array_equal(a.f_chains, b.f_chains)
+    assert np.array_equal(a.C_chains, c.C_chains)
+    assert all(np.array_equal(a.final_params[k], b.final_params[k]) for k in ("U", "W", "w"))
+    assert (a.beta, a.step_size) == (b.beta, b.step_size)
+
+    assert RecurrentNet(N=8, D=4, T=3).g2 == 1.0  # each name still defaults to 1
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or g2, not both"):
+        RecurrentNet(N=8, D=4, T=3, g2=1.0, priors=pr)
+    with pytest.raises(FLTheoryInputError, match="^gw2: must be > 0"):
+        RecurrentNet(N=8, D=4, T=3, gw2=-1.0)
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or kappa, not both"):
+        sample_posterior(net_a, task, kappa=0.5, priors=pr, **kw)
+    with pytest.raises(FLTheoryInputError, match="^priors: g2 = 0.8 but the network has 1; gu2 = 1.2"):
+        sample_posterior(RecurrentNet(**shape), task, priors=pr, **kw)
+    with pytest.raises(FLTheoryInputError, match="^kappa: required"):
+        sample_posterior(net_a, task, **kw)
+    with pytest.raises(FLTheoryInputError, match="^priors: expected a fltheory.Priors"):
+        sample_posterior(net_a, task, priors=pr.as_dict(), **kw)
+
+
+def test_depth_dnn_is_the_saddle_dnn_at_g2_a2_and_T_L_plus_1():
+    """The two "dnn"s of the package are one network (docs/conventions.md, shared-vocabulary table):
+    depth's ``arch="dnn"`` (branch multiplier a, L hidden blocks, W ~ N(0, 1)) is the untied
+    RecurrentNet (muP) at g2 = a², T = L + 1, input only at step 1 and readout only at step T, with
+    U, W transposed (depth stores them [out, in]). Same outputs to round-off."""
+    import jax
+    import jax.numpy as jnp
+
+    from fltheory.depth.model import ResNetConfig, forward, init_params
+    from fltheory.models import RecurrentNet
+
+    a, L, N, D, P = 1.5, 3, 16, 5, 6
+    cfg = ResNetConfig(N=N, L=L, D=D, phi="erf", arch="dnn", a=a, gu2=1.3, gw2=0.7)
+    params, frozen = init_params(jax.random.PRNGKey(0), cfg, dtype=jnp.float64)
+    X = np.random.default_rng(0).standard_normal((P, D))
+    f_depth = np.asarray(forward(params, frozen, X, cfg))
+
+    net = RecurrentNet(N=N, D=D, T=L + 1, phi="erf", tied=False, parametrization="mup",
+                       priors=Priors(g2=a * a, gu2=cfg.gu2, gw2=cfg.gw2))
+    X_seq = np.zeros((P, L + 1, D))
+    X_seq[:, 0] = X
+    rnn_params = {"U": jnp.zeros((L + 1, D, N)).at[0].set(params["U"].T),
+                  "W": a * jnp.swapaxes(frozen["W0"], 1, 2),
+                  "w": jnp.zeros((L + 1, N, 1)).at[L].set(params["w"][:, None])}
+    f_saddle = np.asarray(net.apply(rnn_params, X_seq))[:, L, 0]
+    np.testing.assert_allclose(f_saddle, f_depth, rtol=0, atol=1e-14)
+    assert np.max(np.abs(f_depth)) > 0.05  # not a trivial agreement of zeros

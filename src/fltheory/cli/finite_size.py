@@ -22,11 +22,14 @@ def register(app: typer.Typer) -> None:
         correction, the N -> infinity extrapolation, and the finite-N rounding of the RNN transition."""
         from ..experiments.finite_size import finite_size_study
         from ..io import output_dir, report_written
+        from ..priors import Priors
         from .phase import _numbers
 
+        # The linear T = 3 chain of this study has unit weight priors (g2 = gu2 = gw2 = 1); only κ is free.
+        priors = Priors(kappa=kappa)
         ys = _numbers("y-ratios", y_ratios, float)
         ns = _numbers("widths", widths, int)
-        ds, paths = finite_size_study(output_dir("finite-size", out), y_ratios=ys, widths=ns, kappa=kappa,
+        ds, paths = finite_size_study(output_dir("finite-size", out), y_ratios=ys, widths=ns, kappa=priors.kappa,
                                       order=order, grid_points=grid_points)
         _summary(ds)
         report_written(paths)

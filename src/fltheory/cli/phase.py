@@ -15,6 +15,10 @@ def register(app: typer.Typer) -> None:
         widths: str = typer.Option("128,512", help="Langevin widths, comma separated ('' for theory only)"),
         sim_signals: str = typer.Option("1.0,4.0", help="signals with Langevin points, comma separated"),
         kappa: float = typer.Option(0.1, help="temperature κ (conventions §5)"),
+        g2: float = typer.Option(1.0, "--g2", help="prior variance g² of the recurrent/hidden weights W "
+                                 "(conventions §3; the bulk of W/√N fills the disk of radius g)"),
+        gu2: float = typer.Option(1.0, "--gu2", help="prior variance of the input weights U (conventions §3)"),
+        gw2: float = typer.Option(1.0, "--gw2", help="prior variance of the readout weights w (conventions §3)"),
         phi: str = typer.Option("linear", help="activation (linear is exact; erf uses importance sampling)"),
         n_mc: int = typer.Option(4096, "--n-mc", help="importance draws per solve, nonlinear phi only (the "
                                  "Monte-Carlo error of C falls like 1/sqrt(n_mc))"),
@@ -31,14 +35,16 @@ def register(app: typer.Typer) -> None:
         from ..io import output_dir, report_written
 
         from .._validate import positive, positive_int
+        from ..priors import Priors
 
+        priors = Priors(g2=g2, gu2=gu2, gw2=gw2, kappa=kappa)  # the one prior object, checked here
         positive_int("n-mc", n_mc)
         positive("relaxation-times", relaxation_times, allow_zero=True)
         w = _numbers("widths", widths, int)
         ss = _numbers("sim-signals", sim_signals, float)
         d = output_dir("phase-diagram", out)
         paths = run_phase_diagram(d, signals=_signal_grid(smin, smax, n), widths=w, sim_signals=ss,
-                                  task_kw=dict(P=P, T=T, seed=seed), kappa=kappa, phi=phi, seed=seed,
+                                  task_kw=dict(P=P, T=T, seed=seed), **priors.as_dict(), phi=phi, seed=seed,
                                   sim_kw={"relaxation_times": relaxation_times} if relaxation_times > 0 else None,
                                   **({} if phi == "linear" else {"n_mc": n_mc}))
         report_written(paths)

@@ -8,7 +8,7 @@ drives it with ``jax.lax.scan``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Callable
 
 import jax
@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from .._validate import FLTheoryInputError, positive, positive_int
 from ..activations import Activation, get_activation
+from ..priors import Priors, resolve_priors
 from .parametrization import readout_exponent
 
 
@@ -38,7 +39,9 @@ class RecurrentNet:
     phi : activation name or callable.
     tied : True for the RNN (shared weights), False for the DNN.
     parametrization : ``mup`` (γ=1) or ``ntk``/``standard`` (γ=1/2).
-    g2, gu2, gw2 : prior variances of W, U, w entries (conventions §3).
+    g2, gu2, gw2 : prior variances of W, U, w entries (conventions §3); each defaults to 1.
+    priors : a :class:`fltheory.Priors` instead of ``g2``/``gu2``/``gw2`` (not both: one error naming
+        ``priors``). Its ``kappa`` is the sampler's: ``sample_posterior(net, task, priors=priors)``.
     """
 
     N: int
@@ -48,16 +51,24 @@ class RecurrentNet:
     phi: Any = "erf"
     tied: bool = True
     parametrization: str = "mup"
-    g2: float = 1.0
-    gu2: float = 1.0
-    gw2: float = 1.0
+    g2: float = None
+    gu2: float = None
+    gw2: float = None
     act: Activation = field(init=False, repr=False, compare=False)
+    priors: InitVar[Priors | None] = None
 
-    def __post_init__(self):
+    def __post_init__(self, priors):
         for name in ("N", "D", "T", "O"):
             positive_int(name, getattr(self, name))
+        if priors is not None:  # the Priors' validated floats; both vocabularies at once is an error
+            for name, v in zip(("g2", "gu2", "gw2"), resolve_priors(priors, g2=self.g2, gu2=self.gu2, gw2=self.gw2)):
+                object.__setattr__(self, name, v)
         for name in ("g2", "gu2", "gw2"):
-            positive(name, getattr(self, name))
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, 1.0)
+            else:  # validated, but kept as given (a refactor must not change the numbers)
+                positive(name, value)
         readout_exponent(self.parametrization)
         object.__setattr__(self, "act", get_activation(self.phi, "phi"))
 

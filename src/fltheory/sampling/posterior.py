@@ -20,6 +20,7 @@ from .._resources import require_memory
 from .._validate import choice, positive, positive_int
 from ..kernels.layout import time_major
 from ..models.parametrization import inverse_temperature
+from ..priors import Priors, sampler_kappa
 from .langevin import gaussian_prior_energy, langevin, mala, run_chains
 
 
@@ -170,11 +171,17 @@ def check_posterior_memory(net, n_patterns: int, n_chains: int, n_samples: int, 
                    "reduce N (memory grows like N² per chain) or n_chains")
 
 
-def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | None = None,
+def sample_posterior(net, task, kappa: float | None = None, n_samples: int = 200, thin: int | None = None,
                      burn_in: int | None = None, n_chains: int = 4, step_size: float | None = None,
                      seed: int = 0, dtype=jnp.float32, init_params=None,
-                     progress: bool = True, sampler: str = "langevin") -> PosteriorSamples:
+                     progress: bool = True, sampler: str = "langevin",
+                     priors: Priors | None = None) -> PosteriorSamples:
     """Sample the posterior of ``net`` (a :class:`~fltheory.models.RecurrentNet`) on ``task``.
+
+    Temperature: ``kappa`` (conventions §5), or ``priors=fltheory.Priors(g2, gu2, gw2, kappa)``, the
+    object the theory takes (``saddle.solve(..., priors=pr)``); not both. The weight priors are the
+    network's, so with ``priors`` build it as ``RecurrentNet(..., priors=pr)``: a network whose
+    ``g2``/``gu2``/``gw2`` differ from ``priors`` is one error naming ``priors``, never overridden.
 
     Chains start from the prior (or ``init_params`` with a leading chain axis), burn in for
     ``burn_in`` steps (default: three prior relaxation times, :func:`default_burn_in`), then record
@@ -189,7 +196,7 @@ def sample_posterior(net, task, kappa: float, n_samples: int = 200, thin: int | 
     ``step_size`` trades acceptance for faster mixing.
     """
     choice("sampler", sampler, SAMPLERS)
-    kappa = positive("kappa", kappa)
+    kappa = sampler_kappa(priors, kappa, net)
     n_chains = positive_int("n_chains", n_chains, minimum=1)
     n_samples = positive_int("n_samples", n_samples)
     check_posterior_memory(net, task.P + task.P_test, n_chains, n_samples, dtype)
