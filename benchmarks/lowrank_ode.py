@@ -1,29 +1,33 @@
-"""Overlap-ODE wall time against the full low-rank RNN at N = 600 reaching the same observables (issue #16).
+"""Overlap-ODE wall time against the full low-rank RNN at N = 600 reaching the same loss curve (issue #16).
 
     python benchmarks/lowrank_ode.py                  # linear impulse, N = 600, 2000 epochs
     python benchmarks/lowrank_ode.py --task flipflop  # erf flip-flop, 300 epochs (--task all: both)
-    python benchmarks/lowrank_ode.py --quick          # 200 epochs (a smoke run)
+    python benchmarks/lowrank_ode.py --quick          # 200 epochs, 2 repeats (a smoke run)
 
-For each task, from the same initial vectors (``init_vectors(PRNGKey(seed), N)``):
+For each task, from the same initial vectors (``init_vectors(PRNGKey(seed), N)``), every side is one jitted
+program (a ``lax.scan`` over epochs, or one diffrax solve) that returns the loss at every epoch:
 
-- the full network: ``train_network`` (full-batch GD, vector step N·η, jitted ``lax.scan`` over epochs);
-- the overlap map: ``overlap_dynamics(method="gd")``, the exact overlap image of the same GD (for linear φ
-  it *is* the network's trajectory, to round-off; for erf, up to the Gaussian closure, docs/theory/lowrank.md §4);
-- the overlap ODE: ``overlap_dynamics(method="flow")`` (diffrax Tsit5, ``--rtol``), the gradient-flow limit,
-  which differs from GD at first order in η (§4).
+- ``network``: ``train_network`` (full-batch GD, vector step N·η; one ``lax.scan`` over the epochs, each a
+  forward + backward pass through the N-dimensional 400-step time loop);
+- ``gd map``: the exact overlap image of the same GD, Σ ← (I − 2ηG)Σ(I − 2ηG) (a ``lax.scan`` over epochs, each a
+  forward + backward pass through the 2-D effective RNN); for linear φ it *is* the network's trajectory;
+- ``flow``: the gradient-flow ODE dΣ/dt = −2η(ΣG + GΣ) (diffrax Tsit5, PID control, ``--rtol``), which
+  differs from GD at first order in η (docs/theory/lowrank.md §4);
+- ``flow, eta-corrected``: ``overlap_dynamics(method="flow-corrected")``, the flow of the modified loss
+  L̃ = L + η tr(GΣG) (``dynamics.corrected_loss``), the backward-error-analysis correction that makes the flow
+  follow GD to second order in η (GD on the vectors with step h follows the flow of L + (h/4)‖∇L‖², and
+  ‖∂L/∂V‖² = (4/N) tr(GΣG) with h = Nη); ``--rtol-corrected``.
 
-- ``--networks M`` (linear tasks, default 40): the overlap map of M networks at once (``memory.run_schedule``,
-  vmapped, as the memory experiment uses it) against M sequential trainings of the network (M × t_net).
-
-The network is timed compiled (second call) and with compilation; the overlap runs with compilation (each
-call compiles its own scan or solve, so that is what a user pays). "Same observables": the loss curve and
-the overlaps at every epoch; printed are max |L − L_net|, max |σ − σ_net| and the ratio t / t_net (the
-issue's target: loss difference ≤ 1e-2 at a ratio ≤ 1/50). The ratio depends on the machine (the network's cost grows like N, the ODE's does not): run on an
-otherwise idle machine; OPENBLAS_NUM_THREADS=1 on a shared one.
+Equal accounting: each side is called once cold (compilation + run) and then ``--repeats`` times compiled;
+printed are the median compiled time, the cold time, both ratios t/t_net, and max |L − L_net| over all epochs
+(the issue's target: ≤ 1e-2 at a ratio ≤ 1/50). ``--networks M`` (linear tasks) also times the overlap map of
+M networks at once (``memory.run_schedule``, vmapped) against M sequential trainings. The ratios depend on the
+machine: run on an otherwise idle one; OPENBLAS_NUM_THREADS=1 on a shared one.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -34,18 +38,58 @@ TASKS = {
 }
 
 
-def _timed(fn):
+def _timed(fn, repeats: int):
+    """(result, cold seconds, median compiled seconds over ``repeats`` calls)."""
     t0 = time.perf_counter()
     out = fn()
-    return out, time.perf_counter() - t0
+    cold = time.perf_counter() - t0
+    warm = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        warm.append(time.perf_counter() - t0)
+    return out, cold, statistics.median(warm)
 
 
-def run_task(name: str, N: int, epochs: int | None, seed: int, rtol: float, networks: int = 1) -> dict:
+def overlap_programs(task, act, eta: float, epochs: int, rtol: float, rtol_corrected: float):
+    """Jitted ``S0 -> loss[epochs + 1]`` of the GD overlap map, the flow and the η-corrected flow."""
+    import diffrax as dfx
+    import jax
+    import jax.numpy as jnp
+
+    from fltheory.lowrank import Layout, make_overlap_loss
+    from fltheory.lowrank.dynamics import corrected_loss, gd_map_step, overlap_velocity
+
+    loss_fn = make_overlap_loss(task, Layout(1), act)
+    losses = jax.vmap(loss_fn)
+
+    def gd(S0):
+        def body(S, _):
+            return gd_map_step(loss_fn, S, eta), S
+
+        S_last, traj = jax.lax.scan(body, S0, None, length=epochs)
+        return losses(jnp.concatenate([traj, S_last[None]]))
+
+    def flow(L, tol):
+        def solve(S0):
+            sol = dfx.diffeqsolve(dfx.ODETerm(lambda t, S, args: overlap_velocity(L, S, eta)), dfx.Tsit5(),
+                                  t0=0.0, t1=float(epochs), dt0=0.5, y0=S0,
+                                  saveat=dfx.SaveAt(ts=jnp.arange(epochs + 1, dtype=jnp.float64)),
+                                  stepsize_controller=dfx.PIDController(rtol=tol, atol=1e-3 * tol), max_steps=100_000)
+            return losses(sol.ys), sol.stats["num_accepted_steps"]
+        return solve
+
+    return {"gd map": jax.jit(lambda S0: (gd(S0), epochs)), "flow": jax.jit(flow(loss_fn, rtol)),
+            "flow, eta-corrected": jax.jit(flow(corrected_loss(loss_fn, eta), rtol_corrected))}
+
+
+def run_task(name: str, N: int, epochs: int | None, seed: int, rtol: float, rtol_corrected: float,
+             repeats: int, networks: int = 1) -> dict:
     import jax
     import numpy as np
 
     import fltheory  # noqa: F401  (float64)
-    from fltheory.lowrank import Layout, get_lowrank_activation, init_vectors, overlap_dynamics, train_network
+    from fltheory.lowrank import Layout, get_lowrank_activation, init_vectors, train_network
     from fltheory.lowrank.compare import lowrank_task
 
     task_name, phi, eta, default_epochs = TASKS[name]
@@ -53,30 +97,23 @@ def run_task(name: str, N: int, epochs: int | None, seed: int, rtol: float, netw
     task = lowrank_task(task_name)
     act = get_lowrank_activation(phi)
     v0 = init_vectors(jax.random.PRNGKey(seed), N, Layout(1))
-    S0 = np.asarray(v0.gram())
-
-    net = lambda: train_network(v0, task, act, epochs, "gd", eta=eta, chunk=epochs)  # noqa: E731
-    ode = {m: (lambda m=m: overlap_dynamics(S0, task, 1, act, eta=eta, epochs=epochs, method=m, rtol=rtol,
-                                            atol=1e-3 * rtol)) for m in ("gd", "flow")}
-    out = {"task": name, "phi": phi, "N": N, "eta": eta, "epochs": epochs}
-    run_net, out["t_net_cold"] = _timed(net)
-    run_net, out["t_net"] = _timed(net)  # compiled: the time of training itself
-    out["loss_range"] = (float(run_net["loss"].min()), float(run_net["loss"].max()))
+    S0 = v0.gram()
+    out = {"task": name, "phi": phi, "N": N, "eta": eta, "epochs": epochs, "sides": {}}
+    net, cold, warm = _timed(lambda: train_network(v0, task, act, epochs, "gd", eta=eta, chunk=epochs), repeats)
+    L_net = net["loss"]
+    out["loss_range"] = (float(L_net.min()), float(L_net.max()))
+    out["sides"]["network"] = {"cold": cold, "warm": warm, "loss_err": 0.0, "steps": epochs}
+    for side, prog in overlap_programs(task, act, eta, epochs, rtol, rtol_corrected).items():
+        (loss, steps), cold, warm = _timed(lambda: jax.block_until_ready(prog(S0)), repeats)
+        out["sides"][side] = {"cold": cold, "warm": warm, "loss_err": float(np.abs(np.asarray(loss) - L_net).max()),
+                              "steps": int(steps)}
     if networks > 1 and phi == "linear":
-        # many networks at once: the overlap map vmapped over M initial Gram matrices (memory.run_schedule,
-        # one phase on this task), against M sequential trainings of the network (M × t_net)
         from fltheory.lowrank.memory import initial_grams, run_schedule
 
         S0s = initial_grams(networks, N, seed)
-        decay = {"impulse": 0.2}[name]
         kw = dict(eta=eta, dt=task.dt, T=task.n_steps * task.dt)
-        _, out["t_batch_cold"] = _timed(lambda: run_schedule(S0s, [(decay, epochs)], **kw))
-        rep, out["t_batch"] = _timed(lambda: run_schedule(S0s, [(decay, epochs)], **kw))
-        out["networks"] = networks
-    for m, fn in ode.items():
-        traj, out[f"t_{m}"] = _timed(fn)  # each call compiles its own scan / solve: cold time
-        out[f"loss_err_{m}"] = float(np.abs(traj.loss - run_net["loss"]).max())
-        out[f"sigma_err_{m}"] = float(np.abs(traj.gram - run_net["gram"]).max())
+        _, cold, warm = _timed(lambda: run_schedule(S0s, [({"impulse": 0.2}[name], epochs)], **kw), repeats)
+        out["batch"] = {"networks": networks, "cold": cold, "warm": warm}
     return out
 
 
@@ -85,30 +122,34 @@ def main() -> int:
     ap.add_argument("--task", choices=[*TASKS, "all"], default="impulse")
     ap.add_argument("--N", type=int, default=600)
     ap.add_argument("--epochs", type=int, default=None, help="default: 2000 (impulse), 300 (flipflop)")
-    ap.add_argument("--quick", action="store_true", help="200 epochs per task")
+    ap.add_argument("--quick", action="store_true", help="200 epochs per task, 2 repeats")
+    ap.add_argument("--repeats", type=int, default=5, help="compiled calls per side (the median is reported)")
     ap.add_argument("--rtol", type=float, default=1e-6, help="the flow's relative tolerance (atol = 1e-3 rtol)")
+    ap.add_argument("--rtol-corrected", type=float, default=1e-4, help="the eta-corrected flow's rtol")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--networks", type=int, default=40, help="linear tasks: also time the overlap map vmapped over "
                                                               "this many networks (1: skip)")
     args = ap.parse_args()
     epochs = 200 if args.quick and args.epochs is None else args.epochs
+    repeats = 2 if args.quick else args.repeats
     names = list(TASKS) if args.task == "all" else [args.task]
     for name in names:
-        r = run_task(name, args.N, epochs, args.seed, args.rtol, args.networks)
+        r = run_task(name, args.N, epochs, args.seed, args.rtol, args.rtol_corrected, repeats, args.networks)
+        net = r["sides"]["network"]
         print(f"{r['task']} (phi={r['phi']}, N={r['N']}, eta={r['eta']}, {r['epochs']} epochs, loss "
-              f"{r['loss_range'][0]:.3g}..{r['loss_range'][1]:.3g}): full network {r['t_net']:.2f} s compiled "
-              f"({r['t_net_cold']:.2f} s with compilation)")
-        for m, what in (("gd", "overlap map (exact image of GD)"), ("flow", f"overlap ODE (flow, rtol {args.rtol:g})")):
-            ratio = r[f"t_{m}"] / r["t_net"]
-            print(f"  {what}: {r[f't_{m}']:.2f} s with compilation; ratio t/t_net = {ratio:.3f} (1/{1 / ratio:.1f}); "
-                  f"max |dL| = {r[f'loss_err_{m}']:.2e}, max |dsigma| = {r[f'sigma_err_{m}']:.2e}"
-                  + ("  (loss within 1e-2)" if r[f"loss_err_{m}"] <= 1e-2 else "  (loss differs by more than 1e-2)"))
-        if "t_batch" in r:
-            M = r["networks"]
-            ratio = r["t_batch"] / (M * r["t_net"])
-            print(f"  {M} networks: overlap map vmapped {r['t_batch']:.2f} s compiled ({r['t_batch_cold']:.2f} s with "
-                  f"compilation) vs {M} × {r['t_net']:.2f} s = {M * r['t_net']:.1f} s for the networks one by one; "
-                  f"ratio = {ratio:.4f} (1/{1 / ratio:.0f})")
+              f"{r['loss_range'][0]:.3g}..{r['loss_range'][1]:.3g}); median of {repeats} compiled calls "
+              f"(cold = first call, with compilation):")
+        for side, s in r["sides"].items():
+            ratio, ratio_cold = s["warm"] / net["warm"], s["cold"] / net["cold"]
+            print(f"  {side:20s} {s['warm']:7.3f} s compiled, {s['cold']:7.2f} s cold; t/t_net = {ratio:.3f} "
+                  f"(1/{1 / ratio:.1f}), cold 1/{1 / ratio_cold:.1f}; {s['steps']} steps; max |L - L_net| = "
+                  f"{s['loss_err']:.2e}" + ("" if side == "network" else "  (within 1e-2)" if s["loss_err"] <= 1e-2
+                                            else "  (differs by more than 1e-2)"), flush=True)
+        if "batch" in r:
+            b = r["batch"]
+            ratio = b["warm"] / (b["networks"] * net["warm"])
+            print(f"  {b['networks']} networks: overlap map vmapped {b['warm']:.2f} s compiled ({b['cold']:.2f} s cold) "
+                  f"vs {b['networks']} x {net['warm']:.2f} s one by one; ratio = {ratio:.4f} (1/{1 / ratio:.0f})")
     return 0
 
 

@@ -14,6 +14,11 @@ and in the small-step limit the gradient flow (epochs as continuous time)
 
     dΣ/dt = −2η (ΣG + GΣ) = −η D Dᵀ ∇_σ L              (``method="flow"``: the ODE).
 
+The flow differs from the map at first order in η. Backward error analysis removes that order: GD on
+the vectors with step h = Nη follows, to second order, the gradient flow of L + (h/4)‖∂L/∂V‖² =
+L + η tr(GΣG), a function of Σ again, so its overlap flow is the same ODE with the modified loss
+L̃(Σ) = L(Σ) + η tr(G Σ G)                           (``method="flow-corrected"``).
+
 The naive baseline instead descends the visible overlaps as if they were free parameters,
 dσ_ab/dt = −η ∂L/∂σ_ab for visible (a, b) and leaves the invisible ones fixed.
 With fresh batches per epoch (:attr:`.tasks.Task.epoch_batch`) the loss L_e(Σ) changes from epoch
@@ -36,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import choice, positive, positive_int, report_nonconvergence
+from .._validate import FLTheoryInputError, choice, positive, positive_int, report_nonconvergence
 from ..diagnostics import Diagnostics
 from .effective import make_batch_loss, make_overlap_loss
 from .gain import get_lowrank_activation
@@ -65,6 +70,17 @@ def overlap_partials(loss_fn, S):
 def naive_velocity(loss_fn, S, eta, visible_matrix):
     """Naive descent on the visible overlaps only: dσ_ab/dt = −η ∂L/∂σ_ab on visible entries."""
     return -eta * jnp.asarray(visible_matrix, dtype=S.dtype) * overlap_partials(loss_fn, S)
+
+
+def corrected_loss(loss_fn, eta):
+    """The modified loss L̃(Σ) = L(Σ) + η tr(GΣG) whose gradient flow follows vector GD with step N·η to
+    second order in η (backward error analysis: GD with step h follows the flow of L + (h/4)‖∇L‖², and
+    ‖∂L/∂V‖² = (4/N) tr(GΣG))."""
+    def loss(S):
+        G = symmetric_gradient(loss_fn, S)
+        return loss_fn(S) + eta * jnp.trace(G @ S @ G)
+
+    return loss
 
 
 def gd_map_step(loss_fn, S, eta):
@@ -181,7 +197,9 @@ def overlap_dynamics(S0, task: Task, rank: int = 1, phi="linear", eta: float = 5
 
     ``method="flow"``: gradient-flow ODE (diffrax Tsit5, adaptive, tolerances ``rtol``/``atol``, at
     most ``max_steps`` steps per solve); ``method="gd"``: the exact overlap image of discrete GD with
-    vector step N·η. ``visible_only=True``: the naive baseline (descend visible overlaps, freeze
+    vector step N·η; ``method="flow-corrected"``: the flow of the modified loss :func:`corrected_loss`,
+    which follows GD to second order in η (a fixed batch only; not with ``visible_only``; the reported
+    loss is L, not L̃). ``visible_only=True``: the naive baseline (descend visible overlaps, freeze
     invisible ones). ``readout``: ``"next"`` (y_k from κ_{k+1}, default) or ``"current"`` (y_k from
     κ_k, the paper's); see :data:`.tasks.READOUTS`. A task with fresh batches is descended on batch e
     at epoch e.
@@ -197,9 +215,12 @@ def overlap_dynamics(S0, task: Task, rank: int = 1, phi="linear", eta: float = 5
     S0 = jnp.asarray(check_gram("S0", S0, layout))
     eta = positive("eta", eta)
     epochs = positive_int("epochs", epochs)
-    choice("method", method, ("flow", "gd"))
+    choice("method", method, ("flow", "gd", "flow-corrected"))
     readout = check_readout(readout)
     max_steps = positive_int("max_steps", max_steps)
+    if method == "flow-corrected" and (task.fresh or visible_only):
+        raise FLTheoryInputError("method: 'flow-corrected' needs a fixed batch and the full metric (not "
+                                 "fresh batches, not visible_only)")
     t0 = time.perf_counter()
     if task.fresh:
         traj, losses, ok, steps, status = _fresh_dynamics(S0, task, layout, act, eta, epochs, method, visible_only,
@@ -211,9 +232,10 @@ def overlap_dynamics(S0, task: Task, rank: int = 1, phi="linear", eta: float = 5
             velocity = jax.jit(lambda S: naive_velocity(loss_fn, S, eta, vis))
             step = jax.jit(lambda S: S + velocity(S))
         else:
-            velocity = jax.jit(lambda S: overlap_velocity(loss_fn, S, eta))
+            flow_loss = corrected_loss(loss_fn, eta) if method == "flow-corrected" else loss_fn
+            velocity = jax.jit(lambda S: overlap_velocity(flow_loss, S, eta))
             step = jax.jit(lambda S: gd_map_step(loss_fn, S, eta))
-        if method == "flow":
+        if method != "gd":
             traj, ok, steps, status = _flow(velocity, S0, epochs, rtol, atol, max_steps)
         else:
             traj = jax.jit(lambda S: _iterate(step, S, epochs))(S0)
@@ -221,8 +243,9 @@ def overlap_dynamics(S0, task: Task, rank: int = 1, phi="linear", eta: float = 5
         traj = np.asarray(traj)
         losses = np.asarray(jax.jit(jax.vmap(loss_fn))(jnp.asarray(traj)))
     wall = time.perf_counter() - t0
-    what = ("naive visible-only " if visible_only else "") + ("gradient flow" if method == "flow" else "GD map")
-    solver = f": diffrax.Tsit5+PID(rtol={rtol:g}, atol={atol:g})" if method == "flow" else ""
+    what = ("naive visible-only " if visible_only else "") + {"flow": "gradient flow", "gd": "GD map",
+                                                               "flow-corrected": "eta-corrected gradient flow"}[method]
+    solver = f": diffrax.Tsit5+PID(rtol={rtol:g}, atol={atol:g})" if method != "gd" else ""
     if not ok:
         report_nonconvergence(f"overlap_dynamics: the {what} ODE solve failed after {steps} accepted steps "
                               f"(max_steps = {max_steps} per solve): {status}; remedies: a larger max_steps, "

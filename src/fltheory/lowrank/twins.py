@@ -61,7 +61,7 @@ def twin_grams(S_a, layout: Layout, linear: bool, partner: dict | None = None) -
 
 def twins(tasks: Sequence[Task | str] = ("decision", "teacher"), rank: int = 1, phi="erf",
           N: int = 600, eta: float = 0.1, epochs: int = 300, seed: int = 0, method: str = "flow",
-          readout: str = "next", partner: dict | None = None, S0=None,
+          readout: str = "next", partner: dict | None = None, S0=None, draw: int = 0,
           progress: Callable[[str, int, int], None] | None = None) -> xr.Dataset:
     """Train a pair of twins on each task: full networks (GD, vector step N·η) and the overlap ODE.
 
@@ -71,6 +71,9 @@ def twins(tasks: Sequence[Task | str] = ("decision", "teacher"), rank: int = 1, 
     rank, phi, N, eta, epochs, seed, method, readout : as in :func:`.compare.compare`.
     partner : invisible entries of twin b (default :func:`.compare.degenerate_partner`).
     S0 : twin a's overlaps (default: those of random normalised Gaussian vectors of width N).
+    draw : which realisation of the twins' vectors (the overlaps, the teacher and the tasks stay those of
+        ``seed``): 0 is the default draw; draws 1, 2, … are independent realisations of the same pair of Gram
+        matrices, whose spread is the finite-N noise of the separation (docs/theory/lowrank.md §5, "Twins").
 
     Returns a Dataset with dims ``task``, ``twin`` (a, b), ``epoch``, ``overlap``: ``sigma_net``,
     ``sigma_theory`` [task, twin, epoch, overlap], ``loss_net``, ``loss_theory`` [task, twin, epoch],
@@ -85,6 +88,7 @@ def twins(tasks: Sequence[Task | str] = ("decision", "teacher"), rank: int = 1, 
     eta = positive("eta", eta)
     epochs = positive_int("epochs", epochs)
     seed = positive_int("seed", seed, minimum=0)
+    draw = positive_int("draw", draw, minimum=0)
     choice("method", method, ("flow", "gd"))
     if isinstance(tasks, (str, Task)) or len(tasks) == 0:
         raise FLTheoryInputError(f"tasks: expected a non-empty list of tasks, got {tasks!r}")
@@ -95,7 +99,7 @@ def twins(tasks: Sequence[Task | str] = ("decision", "teacher"), rank: int = 1, 
     key = jax.random.PRNGKey(seed)
     S_a = np.asarray(init_vectors(key, N, layout).gram()) if S0 is None else check_gram("S0", S0, layout)
     S_b = twin_grams(S_a, layout, act.linear, partner)
-    kv = jax.random.fold_in(key, 1)
+    kv = jax.random.fold_in(key, 1) if draw == 0 else jax.random.fold_in(jax.random.fold_in(key, 2), draw)
     vecs = [vectors_with_gram(kv, N, S, layout) for S in (S_a, S_b)]
     grams0 = [np.asarray(v.gram()) for v in vecs]
     note = progress or (lambda stage, done, total: None)
@@ -145,8 +149,8 @@ def twins(tasks: Sequence[Task | str] = ("decision", "teacher"), rank: int = 1, 
         },
         coords={"task": names, "twin": ["a", "b"], "epoch": np.arange(epochs + 1), "overlap": list(layout.labels),
                 "row": list(layout.names), "col": list(layout.names)},
-        attrs={"rank": rank, "phi": act.name, "N": N, "eta": eta, "epochs": epochs, "seed": seed, "method": method,
-               "readout": readout,
+        attrs={"rank": rank, "phi": act.name, "N": N, "eta": eta, "epochs": epochs, "seed": seed, "draw": draw,
+               "method": method, "readout": readout,
                "partner": ", ".join(f"{layout.labels[j]}: {S_a[layout.pairs[j]]:.3g} -> {S_b[layout.pairs[j]]:.3g}"
                                     for j in np.flatnonzero(~np.isclose(layout.flatten(S_a), layout.flatten(S_b)))),
                "convention": "Σ = VᵀV/N; vector GD step N·η; loss Σ W (y−y*)² (conventions §10)"},
@@ -180,13 +184,22 @@ def describe_twins(ds: xr.Dataset) -> xr.Dataset:
 
 
 def twin_errors(ds: xr.Dataset) -> dict:
-    """Per task: max / rms |σ_theory − σ_net| over twins, epochs and overlaps, and the largest network
-    separations (loss and visible overlaps) with the theory's prediction of them."""
+    """Per task: max / rms |σ_theory − σ_net| over twins, epochs and overlaps, the largest network
+    separations (loss and visible overlaps) with the theory's prediction of them, and the signed loss split
+    L_a − L_b at the epoch ``peak_epoch`` where the theory's is largest (``split_theory``, ``split_net``) and
+    at epoch 0 (``split0_net``). The largest |ΔL| over epochs includes the untrained twins' O(N^{-1/2})
+    function gap; the split at the theory's peak is the statistic that resolves small separations
+    (docs/theory/lowrank.md §5, "Twins")."""
     out = {}
     for name in ds["task"].values:
         d = ds.sel(task=name)
         err = np.abs(d["sigma_theory"].values - d["sigma_net"].values)
+        split_net = d["loss_net"].sel(twin="a").values - d["loss_net"].sel(twin="b").values
+        split_th = d["loss_theory"].sel(twin="a").values - d["loss_theory"].sel(twin="b").values
+        peak = int(np.abs(split_th).argmax())
         out[str(name)] = {
+            "peak_epoch": peak, "split_theory": float(split_th[peak]), "split_net": float(split_net[peak]),
+            "split0_net": float(split_net[0]),
             "max": float(err.max()), "rms": float(np.sqrt((err**2).mean())),
             "loss_gap_net": float(d["loss_gap_net"].max()), "loss_gap_theory": float(d["loss_gap_theory"].max()),
             "visible_gap_net": float(d["visible_gap_net"].max()),
