@@ -9,6 +9,9 @@ For each architecture and learning signal y/y_c, at each width N:
 - ``corrected``: saddle point + first-order 1/N correction (:meth:`Solution.finite_width`), NaN where
   the expansion is singular, with ``reliable = 0`` where it warns (N too small for the distance to y_c:
   a relative correction above 0.25 or a Ginzburg number ``ginzburg`` above 1, :class:`FiniteWidth`);
+  per entry, ``C13_reliable``/``C33_reliable`` and ``C13_error_estimate``/``C33_error_estimate``, the
+  per-entry criterion and the estimated second-order error of the corrected entry
+  (:attr:`FiniteWidth.C_entry_reliable`, docs/theory/finite_width.md §2.5);
 - an extrapolation of the exact values to N = ∞: a + b/N, a + b/√N or a + b/N + c/N², whichever fits
   best (the sign-invariant q of the symmetric phase approaches 0 like 1/√N: noise, not order), flagged
   ``extrapolation_trusted`` only where the 1/N expansion is reliable at every width used (close to
@@ -103,6 +106,9 @@ def finite_size_study(out: str | Path | None = None, y_ratios=DEFAULT_Y_RATIOS, 
     data.update({f"{o}_quad_err": np.full(shape, np.nan) for o in OBSERVABLES})
     data["reliable"] = np.zeros(shape)
     data["ginzburg"] = np.full(shape, np.nan)
+    for o in ("C13", "C33"):      # the per-entry criterion (docs/theory/finite_width.md §2.5)
+        data[f"{o}_reliable"] = np.zeros(shape)
+        data[f"{o}_error_estimate"] = np.full(shape, np.nan)
     th = {o: np.full(shape[:2], np.nan) for o in OBSERVABLES}
     ext = {f"{o}_{k}": np.full(shape[:2], np.nan) for o in OBSERVABLES for k in ("extrapolated", "extrapolated_se")}
     forms = np.full(shape[:2] + (len(OBSERVABLES),), "", dtype=object)
@@ -142,6 +148,9 @@ def finite_size_study(out: str | Path | None = None, y_ratios=DEFAULT_Y_RATIOS, 
                         fwN = fw.at(N)
                         data["reliable"][a, i, j] = float(fwN.reliable)
                         data["ginzburg"][a, i, j] = fwN.ginzburg
+                        for o, (r_, c_) in (("C13", (0, 2)), ("C33", (2, 2))):
+                            data[f"{o}_reliable"][a, i, j] = float(fwN.C_entry_reliable[r_, c_])
+                            data[f"{o}_error_estimate"][a, i, j] = fwN.C_error_estimate[r_, c_]
                         co = _observe_solution(fwN.C, fwN.f, fwN.q)
                         for o in OBSERVABLES:
                             data[f"{o}_corrected"][a, i, j] = co[o]

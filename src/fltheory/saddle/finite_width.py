@@ -20,12 +20,18 @@ entries f_S = Σ(Σ + κ)⁻¹ y (exact given C), and the sign-invariant lag ord
 Cost: the expansion works in the m = 2·(number of free kernel entries) coordinates of (C, Ĉ) —
 n(n+1) for the RNN, T·P(P+1) for the DNN (its measure factorises over layers, so the cross-layer
 entries are absent from the action) — with a dense Hessian (m² memory) and m third-order directional
-derivatives of Φ, each O(n³). The size is checked before anything is allocated. φ = identity uses the
+derivatives of Φ, each O(n³). The size is checked before anything is allocated. ``method="hutchinson"``
+is matrix-free (docs/theory/finite_width.md §2.4): Hessian-vector products, GMRES solves, the softest
+modes by shift-invert Lanczos (treated exactly), and the remaining traces by Rademacher probes, with
+their Monte-Carlo standard error reported per entry: O(n_probes·m) memory instead of O(m²). The dense
+path stays the referee for small m. Per entry, the size of the neglected second-order term is estimated
+from the soft modes (``FiniteWidth.C_error_estimate``, ``C_entry_reliable``; §2.5). φ = identity uses the
 closed-form action; any other φ the importance-sampled ln Z₁ with fixed draws (:func:`sampled_ln_z1`),
 with the Monte-Carlo error of the correction estimated from independent draw sets.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -35,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._resources import require_memory
-from .._validate import FLTheoryInputError, positive, positive_int
+from .._validate import ConvergenceError, FLTheoryInputError, choice, positive_int
 from ..diagnostics import Diagnostics
 from .action import SaddleProblem, ln_z1_gaussian, output_cov, pre_kernel, readout_term
 from .solution import order_parameter
@@ -48,6 +54,15 @@ MAX_GINZBURG = 1.0       # soft-mode fluctuations perturbative: Gi = g/N ≤ 1 (
 SOFT_MODES = 3           # the Ginzburg number is the largest over this many softest Hessian modes
 #: reciprocal condition number of H below which the saddle point is treated as singular
 SINGULAR_RCOND = 1e-10
+METHODS = ("auto", "dense", "hutchinson")
+#: ``method="auto"`` uses the dense referee up to this many (C, Ĉ) coordinates, Hutchinson/Krylov above
+DENSE_MAX_M = 1100
+#: Krylov solves: relative residual asked of GMRES, and the largest accepted after it stops
+SOLVE_TOL = 1e-11
+SOLVE_ACCEPT = 1e-8
+REFINE_STEPS = 3          # rounds of iterative refinement when GMRES's own residual estimate was optimistic
+#: per entry: the estimated second-order term may be at most this fraction of the first-order one
+MAX_SECOND_ORDER = 1.0
 
 
 class FiniteWidthWarning(RuntimeWarning):
@@ -67,6 +82,14 @@ class FiniteWidth:
     their Gaussian fluctuations (g = max over the ``SOFT_MODES`` softest Hessian eigendirections v of
     Φ'''(v)²/|λ|³ + |Φ''''(v)|/λ², ``ginzburg_first``): the expansion is reliable where it is ≤
     ``MAX_GINZBURG`` = 1 (docs/theory/finite_width.md §2.3); ``reliable`` says whether both criteria hold.
+
+    Per entry (§2.5): ``C_second`` (and ``f_second``, ``q_second``) estimates the size of the neglected
+    second-order coefficient from the soft modes (their Ginzburg coefficients times the parts of the
+    first-order correction each one carries); ``C_error_estimate`` = C_second/N² is the expected error of
+    the corrected ``C``; ``C_entry_reliable`` flags the entries where that exceeds the correction itself
+    or the correction exceeds 25 % of the entry's scale. ``C_first_se``, ``f_first_se``, ``q_first_se``:
+    standard errors of the first-order coefficients (importance-sampled ln Z₁ and/or Hutchinson probes;
+    zero for the dense linear path). ``method``: ``"dense"`` or ``"hutchinson"`` (§2.4).
     """
 
     N: int
@@ -84,8 +107,14 @@ class FiniteWidth:
     diagnostics: Diagnostics = field(repr=False)
     T: int = 0
     P: int = 0
-    C_first_se: np.ndarray | None = field(default=None, repr=False)   # Monte-Carlo s.e. of C_first (nonlinear φ)
+    C_first_se: np.ndarray | None = field(default=None, repr=False)   # s.e. of C_first (sampled ln Z₁, probes)
     ginzburg_first: float = 0.0
+    C_second: np.ndarray | None = field(default=None, repr=False)     # estimated |C₂| per entry (≥ 0)
+    f_second: np.ndarray | None = field(default=None, repr=False)
+    q_second: float = 0.0
+    f_first_se: np.ndarray | None = field(default=None, repr=False)
+    q_first_se: float = 0.0
+    method: str = "dense"
 
     @property
     def ginzburg(self) -> float:
@@ -97,16 +126,41 @@ class FiniteWidth:
         """Both criteria of the expansion hold at this N: relative correction ≤ 0.25 and Ginzburg ≤ 1."""
         return bool(self.relative_correction <= MAX_RELATIVE_CORRECTION and self.ginzburg <= MAX_GINZBURG)
 
+    @property
+    def C_error_estimate(self) -> np.ndarray:
+        """Per entry, the estimated size of the neglected second-order term, ``C_second``/N²: what the
+        corrected ``C`` is expected to be off by (docs/theory/finite_width.md §2.5)."""
+        return np.asarray(self.C_second) / self.N**2
+
+    @property
+    def C_entry_relative(self) -> np.ndarray:
+        """Per entry, |C₁ᵢⱼ|/(N √|C*ᵢᵢ C*ⱼⱼ|): the correction against the entry's Cauchy–Schwarz scale (an
+        entry that vanishes at N = ∞, like the RNN's lag-2 kernel below y_c, is compared with the
+        diagonal entries it couples, not with its own zero)."""
+        d = np.sqrt(np.abs(np.diag(self.C_leading)))
+        return np.abs(self.C_first) / (self.N * np.maximum(np.outer(d, d), 1e-300))
+
+    @property
+    def C_entry_reliable(self) -> np.ndarray:
+        """Per entry: the expansion holds there at this N, i.e. the estimated second-order term is at most
+        ``MAX_SECOND_ORDER`` × the first-order one, |C₂ᵢⱼ|/N² ≤ |C₁ᵢⱼ|/N, and the correction is at most
+        ``MAX_RELATIVE_CORRECTION`` of the entry's scale (``C_entry_relative``). Entries with neither a
+        first- nor a second-order term (zero by symmetry) count as reliable."""
+        if self.C_second is None:
+            raise AttributeError("C_entry_reliable: this expansion carries no second-order estimate")
+        first = np.abs(self.C_first) / self.N
+        tiny = 1e-12 * max(float(np.max(np.abs(self.C_leading))), 1e-300)
+        return (self.C_error_estimate <= MAX_SECOND_ORDER * first + tiny) & \
+            (self.C_entry_relative <= MAX_RELATIVE_CORRECTION)
+
     def at(self, N: int) -> "FiniteWidth":
         """The same expansion evaluated at another width."""
         N = _width(N)
-        rel = _relative(self.C_leading, self.C_first, self.f_leading, self.f_first, self.q_leading, self.q_first, N)
-        return FiniteWidth(N=N, C=self.C_leading + self.C_first / N, C_leading=self.C_leading,
-                           C_first=self.C_first, f=self.f_leading + self.f_first / N, f_leading=self.f_leading,
-                           f_first=self.f_first, q=self.q_leading + self.q_first / N, q_leading=self.q_leading,
-                           q_first=self.q_first, softest=self.softest, relative_correction=rel,
-                           diagnostics=self.diagnostics, T=self.T, P=self.P, C_first_se=self.C_first_se,
-                           ginzburg_first=self.ginzburg_first)
+        rel = _relative(self.C_leading, self.C_first, self.f_leading, self.f_first, self.q_leading,
+                        0.0 if np.isnan(self.q_first) else self.q_first, N)
+        return dataclasses.replace(self, N=N, C=self.C_leading + self.C_first / N,
+                                   f=self.f_leading + self.f_first / N, q=self.q_leading + self.q_first / N,
+                                   relative_correction=rel)
 
 
 def _width(N) -> int:
@@ -248,13 +302,20 @@ def _q(prob: SaddleProblem, co: _Coords, sign):
     return q
 
 
-def memory_estimate(m: int, n: int) -> float:
-    """Bytes of the dense Hessian, its factorisation and one batch of third-order derivatives."""
-    return 8.0 * (3 * m * m + 64 * m * n * n)
+def memory_estimate(m: int, n: int, method: str = "dense", n_probes: int = 64, restart: int = 60) -> float:
+    """Bytes of the expansion. Dense: the Hessian, its inverse and eigenvectors and one batch of
+    third-order derivatives. Hutchinson: the probes, their solutions and the GMRES Krylov bases of all
+    right-hand sides (``2 n_probes + 1 + SOFT_MODES``) at once, plus one batch of third-order gradients
+    (O(n²) intermediates each): O(n_probes·m) instead of O(m²)."""
+    if method == "dense":
+        return 8.0 * (3 * m * m + 64 * m * n * n)
+    rhs = 2 * n_probes + 1 + SOFT_MODES
+    return 8.0 * (rhs * m * (restart + 8) + 64 * 64 * n * n + n_probes * m * 4)
 
 
 def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**17, mc_seed: int = 0,
-                            mc_splits: int = 4) -> FiniteWidth:
+                            mc_splits: int = 4, method: str = "auto", n_probes: int = 64,
+                            probe_seed: int = 0, n_deflate: int = 8) -> FiniteWidth:
     """First-order 1/N correction to the observables of a saddle point (module docstring).
 
     ``sol`` is a :class:`~fltheory.saddle.Solution` of :func:`~fltheory.saddle.solve` (it carries its
@@ -262,10 +323,21 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
     ``n_draws`` fixed draws (:func:`sampled_ln_z1`, proposal fitted at the saddle point); its Monte-Carlo
     error is estimated from ``mc_splits`` independent estimates on draw sets ``mc_splits`` times smaller
     (their spread / √mc_splits; per entry in ``C_first_se``, and ``diagnostics.mc_error`` = the largest
-    s.e. of C₁/N relative to max|C|). Raises :class:`FLTheoryInputError` for a bad ``N`` or a singular
-    Hessian (a zero mode: the saddle point sits at a transition, where the corrections diverge); warns
-    (:class:`FiniteWidthWarning`) when the correction exceeds ``MAX_RELATIVE_CORRECTION`` of the leading
-    order at this ``N``.
+    s.e. of C₁/N relative to max|C|).
+
+    ``method``: ``"dense"`` forms H = ∇²Φ and H⁻¹ (m² memory, m third-order directional derivatives: the
+    exact referee); ``"hutchinson"`` is matrix-free (docs/theory/finite_width.md §2.4): Hessian-vector
+    products by a jvp of ∇Φ, solves by GMRES (residual checked: :class:`ConvergenceError` when a solve
+    stops above ``SOLVE_ACCEPT``), the trace terms ½ tr(H⁻¹ ∂H) and ½ tr(∇²O H⁻¹) by ``n_probes``
+    Rademacher probes (seed ``probe_seed``) projected off the ``n_deflate`` softest Hessian modes (found by
+    shift-invert Lanczos and treated exactly: they would dominate the probes' variance); the spread over
+    probes gives the s.e. in ``C_first_se``, ``f_first_se``, ``q_first_se`` (added in quadrature to the
+    importance-sampling s.e. for nonlinear φ). ``"auto"``: dense up to m = ``DENSE_MAX_M``.
+
+    Raises :class:`FLTheoryInputError` for a bad ``N`` or a singular Hessian (a zero mode: the saddle
+    point sits at a transition, where the corrections diverge); warns (:class:`FiniteWidthWarning`) when
+    the correction exceeds ``MAX_RELATIVE_CORRECTION`` of the leading order at this ``N`` or the Ginzburg
+    number exceeds ``MAX_GINZBURG``. The per-entry criterion is ``FiniteWidth.C_entry_reliable``.
     """
     from ..activations import get_activation
 
@@ -275,104 +347,280 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
     if prob is None:
         raise FLTheoryInputError("sol: carries no problem; pass a Solution returned by fltheory.saddle.solve")
     positive_int("batch", batch)
+    choice("method", method, METHODS)
     act = get_activation(sol.phi, "phi")
     linear = act.closed_form == "linear"
     if not linear:
         positive_int("n_draws", n_draws, minimum=64)
         positive_int("mc_splits", mc_splits, minimum=2)
     co = _Coords(prob)
-    require_memory("sol", memory_estimate(co.m, co.n), "the finite-width correction (a dense Hessian over "
-                   f"m = {co.m} coordinates of (C, Ĉ))", "use fewer patterns P or time steps T")
+    if method == "auto":
+        method = "dense" if co.m <= DENSE_MAX_M else "hutchinson"
+    if method == "hutchinson":
+        positive_int("n_probes", n_probes, minimum=2)
+        positive_int("probe_seed", probe_seed, minimum=0)
+        positive_int("n_deflate", n_deflate, minimum=0)
+    require_memory("sol", memory_estimate(co.m, co.n, method, n_probes),
+                   f"the finite-width correction ({method}, m = {co.m} coordinates of (C, Ĉ))",
+                   "use fewer patterns P or time steps T" + ("" if method == "dense" else " or fewer n_probes"))
     x = jnp.asarray(np.concatenate([co.vec(sol.C), co.vec(sol.Chat)]))
     C0 = np.asarray(sol.C)
     if not prob.tied:
         C0 = C0 * prob.time_mask
+    opts = dict(method=method, n_probes=n_probes, probe_seed=probe_seed, n_deflate=n_deflate)
     if linear:
-        C1, f0, f1, q0, q1, softest, resid, gin = _expand(prob, co, _phi_action(prob, co), x, sol, batch)
-        C1_se = np.zeros_like(C1)
+        r = _expand(prob, co, _phi_action(prob, co), x, sol, batch, **opts)
         mc_error = float("nan")
     else:
         def run(nd, seed):
             lz = sampled_ln_z1(prob, act, sol.K, sol.Chat, nd, seed)
-            return _expand(prob, co, _phi_action(prob, co, lz), x, sol, batch)
+            return _expand(prob, co, _phi_action(prob, co, lz), x, sol, batch, **opts)
 
-        C1, f0, f1, q0, q1, softest, resid, gin = run(n_draws, mc_seed)
+        r = run(n_draws, mc_seed)
         subs = [run(max(n_draws // mc_splits, 64), mc_seed + 1 + i) for i in range(mc_splits)]
-        C1_se = np.std([r[0] for r in subs], 0, ddof=1) / np.sqrt(mc_splits)
-        mc_error = float(np.max(C1_se) / N / max(np.max(np.abs(C0)), 1e-300))
-    rel = _relative(C0, C1, f0, f1, q0, 0.0 if np.isnan(q1) else q1, N)
-    diag = Diagnostics(converged=bool(sol.diagnostics.converged), iterations=co.m, residual=resid,
-                       method="laplace-1/N" + ("" if linear else f"(importance-sampled, {n_draws} draws)"),
+        mc_se = np.std([s["C1"] for s in subs], 0, ddof=1) / np.sqrt(mc_splits)
+        r["C1_se"] = np.sqrt(r["C1_se"] ** 2 + mc_se ** 2)
+        mc_error = float(np.max(mc_se) / N / max(np.max(np.abs(C0)), 1e-300))
+    if method == "hutchinson":   # the probes' own error, relative like mc_error
+        probe_err = float(np.max(r["C1_se"]) / N / max(np.max(np.abs(C0)), 1e-300))
+        mc_error = probe_err if np.isnan(mc_error) else max(mc_error, probe_err)
+    q1 = r["q1"]
+    rel = _relative(C0, r["C1"], r["f0"], r["f1"], r["q0"], 0.0 if np.isnan(q1) else q1, N)
+    diag = Diagnostics(converged=bool(sol.diagnostics.converged), iterations=r["iterations"], residual=r["resid"],
+                       method=f"laplace-1/N({method}" + (f", {n_probes} probes" if method == "hutchinson" else "")
+                       + (")" if linear else f", importance-sampled, {n_draws} draws)"),
                        mc_error=mc_error, wall_time=time.perf_counter() - t0)
-    out = FiniteWidth(N=N, C=C0 + C1 / N, C_leading=C0, C_first=C1, f=f0 + f1 / N, f_leading=f0, f_first=f1,
-                      q=q0 + q1 / N, q_leading=q0, q_first=q1, softest=softest, relative_correction=rel,
-                      diagnostics=diag, T=prob.T, P=prob.P, C_first_se=C1_se, ginzburg_first=gin)
+    out = FiniteWidth(N=N, C=C0 + r["C1"] / N, C_leading=C0, C_first=r["C1"], f=r["f0"] + r["f1"] / N,
+                      f_leading=r["f0"], f_first=r["f1"], q=r["q0"] + q1 / N, q_leading=r["q0"], q_first=q1,
+                      softest=r["softest"], relative_correction=rel, diagnostics=diag, T=prob.T, P=prob.P,
+                      C_first_se=r["C1_se"], ginzburg_first=r["g"], C_second=r["C2"], f_second=r["f2"],
+                      q_second=r["q2"], f_first_se=r["f1_se"], q_first_se=r["q1_se"], method=method)
     if rel > MAX_RELATIVE_CORRECTION:
         warnings.warn(FiniteWidthWarning(
             f"finite_width: the 1/N correction is {rel:.0%} of the leading order at N = {N} (smallest/largest "
-            f"Hessian eigenvalue {softest:.1e}); the expansion is not reliable here: a larger N or a signal "
+            f"Hessian eigenvalue {r['softest']:.1e}); the expansion is not reliable here: a larger N or a signal "
             f"farther from the transition is needed"), stacklevel=2)
     elif out.ginzburg > MAX_GINZBURG:
         warnings.warn(FiniteWidthWarning(
             f"finite_width: the soft modes of the action are not perturbative at N = {N} (Ginzburg number "
-            f"{out.ginzburg:.2g} > {MAX_GINZBURG:g}; smallest/largest Hessian eigenvalue {softest:.1e}): the "
-            f"correction can be off by its own size; it needs N > {gin / MAX_GINZBURG:.0f} or a signal farther "
+            f"{out.ginzburg:.2g} > {MAX_GINZBURG:g}; smallest/largest Hessian eigenvalue {r['softest']:.1e}): the "
+            f"correction can be off by its own size; it needs N > {r['g'] / MAX_GINZBURG:.0f} or a signal farther "
             f"from the transition"), stacklevel=2)
     return out
 
 
-def _expand(prob, co, actions, x, sol, batch):
-    """(C₁, f*, f₁, q*, q₁, softest, max|∇Φ|, g) of the expansion of ``actions = (Φ, R)`` around ``x``."""
-    Phi, R = actions
-    grad, H, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.hessian(Phi)(z), jax.grad(R)(z)))(x)
-    H = np.asarray(H)
-    H = 0.5 * (H + H.T)
-    ev, EV = np.linalg.eigh(H)
-    softest = float(np.min(np.abs(ev)) / np.max(np.abs(ev)))
+def _singular(softest):
     if softest < SINGULAR_RCOND:
         raise FLTheoryInputError(
             f"sol: the Hessian of the action is singular at this saddle point (smallest/largest |eigenvalue| "
             f"= {softest:.2e}): it sits at a transition, where the 1/N expansion diverges; move the learning "
             f"signal away from the critical point")
-    Hinv = np.linalg.inv(H)
-    Hinv = 0.5 * (Hinv + Hinv.T)
-    # ∇ ½ ln det(−H) = ½ Φ'''·H⁻¹ = ½ Σ_k λ_k ∇(v_kᵀ H(x) v_k) with H⁻¹ = Σ_k λ_k v_k v_kᵀ
-    lam, V = np.linalg.eigh(Hinv)
 
+
+def _d2(Phi):
     def d2(xx, v):
         return jax.jvp(lambda z: jax.jvp(Phi, (z,), (v,))[1], (xx,), (v,))[1]
+    return d2
+
+
+def _dense_core(Phi, R, x, batch):
+    """H, H⁻¹ and the exact ½ Φ'''·H⁻¹ = ½ Σ_k λ_k ∇(v_kᵀ H(x) v_k) (H⁻¹ = Σ_k λ_k v_k v_kᵀ)."""
+    grad, H, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.hessian(Phi)(z), jax.grad(R)(z)))(x)
+    H = np.asarray(H)
+    H = 0.5 * (H + H.T)
+    ev, EV = np.linalg.eigh(H)
+    softest = float(np.min(np.abs(ev)) / np.max(np.abs(ev)))
+    _singular(softest)
+    Hinv = (EV / ev) @ EV.T
+    Hinv = 0.5 * (Hinv + Hinv.T)
+    d2 = _d2(Phi)
 
     @jax.jit
     def contracted_third(xx, Vt, lam):
         third = jax.lax.map(lambda v: jax.grad(d2)(xx, v), Vt, batch_size=int(batch))   # [m, m]
         return third.T @ lam
 
-    half_logdet_grad = 0.5 * np.asarray(contracted_third(x, jnp.asarray(V.T), jnp.asarray(lam)))
+    half_logdet_grad = 0.5 * np.asarray(contracted_third(x, jnp.asarray(EV.T), jnp.asarray(1.0 / ev)))
     delta = -Hinv @ (np.asarray(gR) - half_logdet_grad)                                   # N(⟨x⟩ − x*)
+    soft = np.argsort(np.abs(ev))
+    return dict(delta=delta, delta_samples=None, Hinv=Hinv, solve=lambda B: np.atleast_2d(np.asarray(B)) @ Hinv,
+                defl_ev=ev[soft], defl_V=EV[:, soft], softest=softest,
+                resid=float(np.max(np.abs(np.asarray(grad)))), iterations=len(ev))
 
+
+def _krylov_solver(Phi, x, m):
+    """A batched GMRES solve of H u = b (H = ∇²Φ(x), Hessian-vector products by jvp of ∇Φ): the true
+    relative residual is recomputed, refined by up to ``REFINE_STEPS`` GMRES solves on the residual, and
+    checked against ``SOLVE_ACCEPT`` (:class:`ConvergenceError` above it). Returns solve(B [r, m]) → U."""
+    import jax.scipy.sparse.linalg as jsl
+
+    restart = int(min(m, 60))
+    maxiter = int(max(20, 40 * m // restart))
+
+    hvp1 = jax.jit(lambda v: jax.jvp(jax.grad(Phi), (x,), (v,))[1])
+
+    @jax.jit
+    def run(xx, B):
+        _, hvp = jax.linearize(jax.grad(Phi), xx)
+        U = jax.vmap(lambda b: jsl.gmres(hvp, b, tol=SOLVE_TOL, atol=0.0, restart=restart, maxiter=maxiter,
+                                         solve_method="batched")[0])(B)
+        res = jax.vmap(hvp)(U) - B
+        return U, jnp.linalg.norm(res, axis=1) / jnp.maximum(jnp.linalg.norm(B, axis=1), 1e-300)
+
+    def solve(B):
+        B = jnp.atleast_2d(jnp.asarray(B))
+        U, rel = run(x, B)
+        for _ in range(REFINE_STEPS):   # iterative refinement: GMRES again on the true residual
+            worst = float(jnp.max(rel))
+            if not np.isfinite(worst) or worst <= 100 * SOLVE_TOL:
+                break
+            res = B - jax.vmap(hvp1)(U)
+            dU, _ = run(x, res)
+            U = U + dU
+            rel = jnp.linalg.norm(jax.vmap(hvp1)(U) - B, axis=1) / jnp.maximum(jnp.linalg.norm(B, axis=1), 1e-300)
+        worst = float(jnp.max(rel))
+        if not np.isfinite(worst) or worst > SOLVE_ACCEPT:
+            raise ConvergenceError(
+                f"finite_width: GMRES on the Hessian of the action stopped at relative residual {worst:.1e} "
+                f"(> {SOLVE_ACCEPT:g}; m = {m}); the saddle point may sit close to a transition (a soft mode); "
+                f"method='dense' is the referee for small m")
+        return np.asarray(U)
+
+    return solve
+
+
+def _krylov_core(Phi, R, x, batch, n_probes, probe_seed, n_deflate):
+    """Matrix-free: the ``n_deflate`` softest modes (V, Λ) by shift-invert Lanczos, treated exactly; the
+    rest of ½ Φ'''·H⁻¹ by Rademacher probes projected off them (deflated Hutchinson):
+    tr(H⁻¹∂H) = Σ_l λ_l⁻¹ ∂(v_lᵀHv_l) + E[z̃ᵀH⁻¹∂H z̃], z̃ = (I − VVᵀ)z."""
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    m = int(x.shape[0])
+    grad, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.grad(R)(z)))(x)
+    hvp1 = jax.jit(lambda v: jax.jvp(jax.grad(Phi), (x,), (v,))[1])
+    gmres = _krylov_solver(Phi, x, m)
+    Hop = LinearOperator((m, m), matvec=lambda v: np.asarray(hvp1(jnp.asarray(np.ravel(v)))), dtype=np.float64)
+    k = int(min(max(n_deflate, SOFT_MODES), m - 2))
+    try:
+        lam_max = float(np.max(np.abs(eigsh(Hop, k=1, which="LM", tol=1e-8, return_eigenvectors=False))))
+        try:
+            Hinv_op = LinearOperator((m, m), matvec=lambda v: gmres(np.ravel(v))[0], dtype=np.float64)
+            ev, V = eigsh(Hop, k=k, sigma=0.0, OPinv=Hinv_op, which="LM", tol=1e-12)
+        except ConvergenceError:
+            ev = eigsh(Hop, k=1, which="SM", tol=1e-6, return_eigenvectors=False, maxiter=20 * m)
+            _singular(float(np.min(np.abs(ev))) / lam_max)
+            raise
+    except ArpackNoConvergence as e:
+        raise ConvergenceError(f"finite_width: Lanczos for the extreme Hessian eigenvalues did not converge "
+                               f"(m = {m}): {e}") from None
+    softest = float(np.min(np.abs(ev)) / lam_max)
+    _singular(softest)
+    order = np.argsort(np.abs(ev))
+    ev, V = ev[order], V[:, order]
+
+    def solve(B):                        # H⁻¹B: the deflated modes exactly, GMRES on the rest
+        B = np.atleast_2d(np.asarray(B, float))
+        Bv = B @ V
+        return (Bv / ev) @ V.T + gmres(B - Bv @ V.T)
+
+    d2 = _d2(Phi)
+    third = jax.jit(jax.vmap(jax.grad(d2), in_axes=(None, 0)))
+    soft_part = np.asarray(third(x, jnp.asarray(V.T))).T @ (1.0 / ev)            # Σ_l λ_l⁻¹ ∇(v_lᵀHv_l)
+
+    rng = np.random.default_rng(probe_seed)
+    Z = rng.choice(np.array([-1.0, 1.0]), size=(n_probes, m))
+    Z = Z - (Z @ V) @ V.T
+    U = gmres(Z)                                                                # H⁻¹ z̃_p
+
+    def mixed(xx, a, b):
+        return jax.jvp(lambda z: jax.jvp(Phi, (z,), (a,))[1], (xx,), (b,))[1]
+
+    @jax.jit
+    def traces(xx, Z, U):                   # t_p = ∇_x (u_pᵀ H(x) z̃_p)
+        return jax.lax.map(lambda zu: jax.grad(mixed)(xx, zu[0], zu[1]), (Z, U), batch_size=int(batch))
+
+    Tp = np.asarray(traces(x, jnp.asarray(Z), jnp.asarray(U))) + soft_part[None]
+    W = solve(np.concatenate([np.asarray(gR)[None], Tp]))
+    deltas = -W[0][None] + 0.5 * W[1:]                                           # δ₁ per probe
+    return dict(delta=deltas.mean(0), delta_samples=deltas, Z=Z, U=U, solve=solve, defl_ev=ev, defl_V=V,
+                softest=softest, resid=float(np.max(np.abs(np.asarray(grad)))), iterations=2 * n_probes + 1)
+
+
+def _expand(prob, co, actions, x, sol, batch, method="dense", n_probes=64, probe_seed=0, n_deflate=8):
+    """The expansion of ``actions = (Φ, R)`` around ``x``: a dict with C₁ (and its probe s.e.), f*, f₁,
+    q*, q₁, the per-entry second-order size estimates C₂, f₂, q₂, softest, max|∇Φ|, and g (Ginzburg)."""
+    Phi, R = actions
+    if method == "dense":
+        core = _dense_core(Phi, R, x, batch)
+    else:
+        core = _krylov_core(Phi, R, x, batch, n_probes, probe_seed, n_deflate)
     k = co.k
-    dC = delta[:k]
-    Hcc = Hinv[:k, :k]
+    delta = core["delta"]
+    d2 = _d2(Phi)
+    # the softest modes: Ginzburg number per mode and the parts of the correction each one carries
+    sev, sV = core["defl_ev"][:SOFT_MODES], core["defl_V"][:, :SOFT_MODES]
+    g_modes = _mode_gs(Phi, x, sV, sev)
+    third = jax.jit(jax.vmap(jax.grad(d2), in_axes=(None, 0)))
+    fluct = core["solve"](np.asarray(third(x, jnp.asarray(sV.T)))) * (0.5 / sev)[:, None]  # δ^(l), rows
+    fluct = fluct - np.sum(fluct * sV.T, 1)[:, None] * sV.T    # δ^(l) off v_l itself (that is in v_l·δ₁)
+    shift = sV * (sV.T @ delta)[None]            # the mean shift along each soft mode, columns
+    Vc = core["defl_V"][:k]
 
     def first_order(obs):
-        """O₁ = ∇O·δ₁ − ½ tr(∇²O H⁻¹_CC) for O a function of the C-entries."""
-        val, J, Hs = jax.jit(lambda z: (obs(z), jax.jacfwd(obs)(z), jax.hessian(obs)(z)))(x[:k])
+        """O₁ = ∇O·δ₁ − ½ tr(∇²O H⁻¹_CC) for O a function of the C-entries, its probe s.e., and the
+        second-order size Σ_l g_l (|∇O·v_l (v_l·δ₁)| + |∇O·(1 − v_l v_lᵀ)δ^(l)| + ½|v_lᵀ∇²O v_l|/|λ_l|)."""
+        c0 = x[:k]
+        val, J = jax.jit(lambda z: (obs(z), jax.jacfwd(obs)(z)))(c0)
         val = np.asarray(val)
         J = np.asarray(J).reshape(val.size, k)
-        Hs = np.asarray(Hs).reshape(val.size, k, k)
-        return val, (J @ dC - 0.5 * np.einsum("oij,ij->o", Hs, Hcc)).reshape(val.shape)
+        dd = jax.jit(jax.vmap(lambda a, b: jax.jvp(lambda z: jax.jvp(obs, (z,), (a,))[1], (c0,), (b,))[1]))
+        curv = np.asarray(dd(jnp.asarray(Vc.T), jnp.asarray(Vc.T))).reshape(Vc.shape[1], val.size)
+        if method == "dense":
+            Hs = np.asarray(jax.jit(jax.hessian(obs))(c0)).reshape(val.size, k, k)
+            O1 = J @ delta[:k] - 0.5 * np.einsum("oij,ij->o", Hs, core["Hinv"][:k, :k])
+            se = np.zeros_like(O1)
+        else:   # tr(∇²O H⁻¹_CC) = Σ_l λ_l⁻¹ v_lᵀ∇²O v_l (deflated modes) + E[z̃ᵀ∇²O u] (probes)
+            Z, U = core["Z"], core["U"]
+            tr = np.asarray(dd(jnp.asarray(Z[:, :k]), jnp.asarray(U[:, :k]))).reshape(len(Z), val.size)
+            tr = tr + (curv / core["defl_ev"][:, None]).sum(0)[None]
+            samples = core["delta_samples"][:, :k] @ J.T - 0.5 * tr
+            O1 = samples.mean(0)
+            se = samples.std(0, ddof=1) / np.sqrt(len(samples))
+        O2 = np.zeros(val.size)
+        for i, (g, lam) in enumerate(zip(g_modes, sev)):
+            O2 += g * (np.abs(J @ shift[:k, i]) + np.abs(J @ fluct[i, :k]) + 0.5 * np.abs(curv[i]) / abs(lam))
+        return val, O1.reshape(val.shape), se.reshape(val.shape), O2.reshape(val.shape)
 
-    C1 = np.asarray(co.dense(jnp.asarray(first_order(lambda c: c)[1])))
-    f0, f1 = first_order(_predictor(prob, co))
+    _, C1v, C1se, C2v = first_order(lambda c: c)
+    dense = lambda v: np.asarray(co.dense(jnp.asarray(v)))   # noqa: E731
+    f0, f1, f1se, f2 = first_order(_predictor(prob, co))
     if prob.tied and prob.T > 1:
-        q0, q1 = first_order(_q(prob, co, 1.0))
-        q0, q1 = float(q0), float(q1)
+        q0, q1, q1se, q2 = (float(v) for v in first_order(_q(prob, co, 1.0)))
         if q0 < 1e-6:  # on the block-diagonal branch |C_{t,t+1}| is not smooth at 0: not expandable
-            q0, q1 = order_parameter(sol.C, prob.T, prob.P), float("nan")
+            q0, q1, q1se, q2 = order_parameter(sol.C, prob.T, prob.P), float("nan"), float("nan"), float("nan")
     else:
-        q0, q1 = 0.0, 0.0
-    gin = _ginzburg(Phi, x, ev, EV)
-    return C1, f0, f1, q0, q1, softest, float(np.max(np.abs(np.asarray(grad)))), gin
+        q0, q1, q1se, q2 = 0.0, 0.0, 0.0, 0.0
+    return dict(C1=dense(C1v), C1_se=dense(C1se), C2=dense(C2v), f0=f0, f1=f1, f1_se=f1se, f2=f2, q0=q0, q1=q1,
+                q1_se=q1se, q2=q2, softest=core["softest"], resid=core["resid"], iterations=core["iterations"],
+                g=float(np.max(g_modes)) if len(g_modes) else 0.0)
+
+
+def _mode_gs(Phi, x, V, ev) -> np.ndarray:
+    """Per column v of V (unit Hessian eigendirections, eigenvalues ev): Φ'''(v)²/|λ|³ + |Φ''''(v)|/λ²."""
+    @jax.jit
+    def derivs(v):
+        g = lambda t: Phi(x + t * v)   # noqa: E731
+        d3 = jax.jacfwd(jax.jacfwd(jax.grad(g)))
+        d4 = jax.jacfwd(d3)
+        return d3(0.0), d4(0.0)
+
+    out = []
+    for i in range(V.shape[1]):
+        v = np.asarray(V[:, i], float)
+        d3, d4 = (float(a) for a in derivs(jnp.asarray(v / np.linalg.norm(v))))
+        lam = abs(float(ev[i]))
+        out.append(d3 * d3 / lam**3 + abs(d4) / lam**2)
+    return np.array(out)
 
 
 def _ginzburg(Phi, x, ev, V) -> float:
@@ -381,16 +629,5 @@ def _ginzburg(Phi, x, ev, V) -> float:
     fluctuation of N·Φ has variance 1/(N|λ|); against it the cubic term counts (at second order) as
     Φ'''²/(N|λ|³) and the quartic as Φ''''/(Nλ²). Invariant under rescaling v, so the choice of
     coordinates of (C, Ĉ) does not matter along a mode."""
-    @jax.jit
-    def derivs(v):
-        g = lambda t: Phi(x + t * v)   # noqa: E731
-        d3 = jax.jacfwd(jax.jacfwd(jax.grad(g)))
-        d4 = jax.jacfwd(d3)
-        return d3(0.0), d4(0.0)
-
-    out = 0.0
-    for k in np.argsort(np.abs(ev))[:SOFT_MODES]:
-        d3, d4 = (float(a) for a in derivs(jnp.asarray(V[:, k])))
-        lam = abs(float(ev[k]))
-        out = max(out, d3 * d3 / lam**3 + abs(d4) / lam**2)
-    return float(out)
+    soft = np.argsort(np.abs(ev))[:SOFT_MODES]
+    return float(np.max(_mode_gs(Phi, x, np.asarray(V)[:, soft], np.asarray(ev)[soft])))
