@@ -68,8 +68,11 @@ def applies(prob: SaddleProblem) -> bool:
     return 0 < r < (prob.n if prob.tied else prob.P)
 
 
-#: reduced systems up to this many unknowns take Newton steps with the dense Jacobian (jacfwd + LU)
-DENSE_MAX = 3000
+#: reduced systems up to this many unknowns take Newton steps with the dense Jacobian (jacfwd + LU), larger
+#: ones GMRES on jvps. One dense step costs ``size`` jvps; GMRES took 20–26 per step on the sequential
+#: LDS task at T = 20, P = 20 (1000 unknowns), where the dense steps made the solve take > 300 s
+#: (2026-12-07); the endpoint task at n = 1000 (300 unknowns) stays dense.
+DENSE_MAX = 500
 
 
 class _Static(NamedTuple):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -92,6 +93,46 @@ class NewtonRecord:
     reason: str = ""
 
 
+def _stop(rec: NewtonRecord, res: float, tol: float, it: int, max_iter: int, stall: int) -> bool:
+    """Sets ``rec`` and returns True where the iteration ends (not finite, converged, cap, stalled)."""
+    rec.iterations = it
+    if not np.isfinite(res):
+        rec.reason = "not finite"
+    elif res < tol:
+        rec.converged = True
+    elif it == max_iter:
+        rec.reason = "max_iter"
+    elif len(rec.history) > stall and res > 0.5 * rec.history[-1 - stall]:
+        rec.reason = "stalled"
+    else:
+        return False
+    return True
+
+
+def _krylov_step(jvp: Callable, x, r, eta: float, restart: int, max_restarts: int, Minv):
+    """(d, jvps): GMRES on J d = −r to the forcing term ``eta``, right-preconditioned by ``Minv``."""
+    if Minv is None:
+        d, k, _ = gmres(lambda v: jvp(x, v), -r, eta, restart, max_restarts)
+        return d, k
+    u, k, _ = gmres(lambda v: jvp(x, Minv(v)), -r, eta, restart, max_restarts)
+    return Minv(u), k
+
+
+def _backtrack(F: Callable, measure: Callable, x, d, f0: float):
+    """Armijo backtracking on ‖F‖₂ along d, halving down to 2⁻¹⁰: (x, F(x), measure, α) or None."""
+    alpha = 1.0
+    while alpha >= 2.0**-10:
+        xn = x + alpha * d
+        rn = F(xn)
+        fn = float(jnp.linalg.norm(rn))
+        if np.isfinite(fn) and fn <= (1.0 - 1e-4 * alpha) * f0:
+            mn = measure(xn, rn)
+            if np.isfinite(mn):
+                return xn, rn, mn, alpha
+        alpha *= 0.5
+    return None
+
+
 def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float, max_iter: int,
                   restart: int, max_restarts: int = 3, stall: int = 6,
                   preconditioner: Callable | None = None, direct: Callable | None = None,
@@ -121,18 +162,7 @@ def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float,
     rec = NewtonRecord(False, 0, 0, [res])
     f_prev = None
     for it in range(max_iter + 1):
-        rec.iterations = it
-        if not np.isfinite(res):
-            rec.reason = "not finite"
-            return x, rec
-        if res < tol:
-            rec.converged = True
-            return x, rec
-        if it == max_iter:
-            rec.reason = "max_iter"
-            return x, rec
-        if len(rec.history) > stall and res > 0.5 * rec.history[-1 - stall]:
-            rec.reason = "stalled"
+        if _stop(rec, res, tol, it, max_iter, stall):
             return x, rec
         f0 = float(jnp.linalg.norm(r))
         # forcing term (Eisenstat–Walker, choice 2): loose far from the root, tight near it
@@ -144,48 +174,51 @@ def newton_krylov(F: Callable, jvp: Callable, x0, measure: Callable, tol: float,
         Minv = None if preconditioner is None or step is not None else preconditioner(x)
         if step is not None:
             d, k = step
-        elif Minv is None:
-            d, k, _ = gmres(lambda v: jvp(x, v), -r, eta, restart, max_restarts)
         else:
-            u, k, _ = gmres(lambda v: jvp(x, Minv(v)), -r, eta, restart, max_restarts)
-            d = Minv(u)
+            d, k = _krylov_step(jvp, x, r, eta, restart, max_restarts, Minv)
         if k is not None:
             rec.matvecs += k
-        alpha = 1.0
-        accepted = False
-        while alpha >= 2.0**-10:
-            xn = x + alpha * d
-            rn = F(xn)
-            fn = float(jnp.linalg.norm(rn))
-            if np.isfinite(fn) and fn <= (1.0 - 1e-4 * alpha) * f0:
-                mn = measure(xn, rn)
-                if np.isfinite(mn):
-                    accepted = True
-                    break
-            alpha *= 0.5
-        if not accepted:
+        found = _backtrack(F, measure, x, d, f0)
+        if found is None:
             rec.reason = "line search failed"
             return x, rec
         f_prev = f0
+        xn, rn, mn, _ = found
         x, r, res = xn, rn, mn
         rec.history.append(res)
     return x, rec
 
 
-def ramp(solve_at: Callable, x0, log: Callable = lambda s: None, first: float = 0.25, min_step: float = 1e-4):
+def ramp(solve_at: Callable, x0, log: Callable = lambda s: None, first: float = 0.25, min_step: float = 1e-4,
+         predict: bool = True):
     """Homotopy in a parameter λ: 0 → 1 with an adaptive step. ``solve_at(λ, x)`` runs Newton at λ from
     ``x`` (``x0`` for the first step, which callers may build for λ) and returns ``(x, NewtonRecord)``.
     A converged step grows the next one by 1.5 (at most 0.5), a failed one shrinks it by 4, down to
-    ``min_step``. Returns ``(x, reached λ = 1, iterations, matvecs, history)``."""
+    ``min_step``. Returns ``(x, reached λ = 1, iterations, matvecs, history)``.
+
+    ``predict``: once two points of the path are known, each step starts from the secant predictor
+    x_k + (λ − λ_k)/(λ_k − λ_{k−1})·(x_k − x_{k−1}) (x may be any pytree of arrays) instead of x_k, so
+    Newton corrects an O(Δλ²) error rather than an O(Δλ) one; a step whose Newton fails from the
+    predictor is retried once from x_k before the step is shrunk."""
     lam, dlam, x = 0.0, first, x0
     iters = mv = 0
     hist: list = []
+    prev = None                       # (λ_{k−1}, x_{k−1})
     while lam < 1.0:
         nxt = min(1.0, lam + dlam)
-        xn, rec = solve_at(nxt, x)
-        iters += rec.iterations
-        mv += rec.matvecs
+        rec = None
+        if predict and prev is not None and x is not None:
+            w = (nxt - lam) / (lam - prev[0])
+            start = jax.tree_util.tree_map(lambda a, b: a + w * (a - b), x, prev[1])
+            xn, rec = solve_at(nxt, start)
+            iters += rec.iterations
+            mv += rec.matvecs
+        if rec is None or not rec.converged:
+            xn, rec = solve_at(nxt, x)
+            iters += rec.iterations
+            mv += rec.matvecs
         if rec.converged:
+            prev = (lam, x) if x is not None else None
             x, lam = xn, nxt
             hist += rec.history
             dlam = min(0.5, dlam * 1.5)
@@ -195,3 +228,58 @@ def ramp(solve_at: Callable, x0, log: Callable = lambda s: None, first: float = 
             if dlam < min_step:
                 return x, False, iters, mv, hist
     return x, True, iters, mv, hist
+
+
+def anderson_newton(F: Callable, jvp: Callable, x0, measure: Callable, tol: float, max_iter: int,
+                    restart: int, eta: float, memory: int = 8, max_restarts: int = 3, stall: int = 6,
+                    preconditioner: Callable | None = None) -> tuple:
+    """Newton with an approximate Jacobian, accelerated by Anderson mixing (type II) of its steps.
+
+    ``jvp`` is the Jacobian of a cheaper estimate of F (fewer Monte-Carlo draws), so the plain iteration
+    x ← x + d, d = −J̃⁻¹F(x) (GMRES to the forcing term ``eta``), converges only linearly, at the rate of
+    the Jacobian's error ‖I − J̃⁻¹J‖. That iteration is a contractive fixed-point map g(x) = x + d(x);
+    Anderson mixing over the last ``memory`` steps extrapolates it from its secant information, which
+    costs no further F or jvp evaluations (Walker & Ni, SIAM J. Numer. Anal. 49, 2011: on a linear
+    problem it is GMRES on J̃⁻¹J). Safeguard: a mixed point that does not lower ‖F‖₂ is replaced by the
+    plain step with backtracking, and the history is cleared.
+
+    Returns ``(x, NewtonRecord)`` like :func:`newton_krylov`; ``measure`` and ``stall`` as there.
+    """
+    x = x0
+    r = F(x)
+    res = measure(x, r)
+    rec = NewtonRecord(False, 0, 0, [res])
+    xs, ds = [], []
+    for it in range(max_iter + 1):
+        if _stop(rec, res, tol, it, max_iter, stall):
+            return x, rec
+        f0 = float(jnp.linalg.norm(r))
+        d, k = _krylov_step(jvp, x, r, eta, restart, max_restarts,
+                            None if preconditioner is None else preconditioner(x))
+        rec.matvecs += k
+        xs.append(np.asarray(x))
+        ds.append(np.asarray(d))
+        del xs[:-(memory + 1)], ds[:-(memory + 1)]
+        xn = None
+        if len(xs) > 1:
+            dD = np.stack([ds[i + 1] - ds[i] for i in range(len(ds) - 1)], 1)
+            dX = np.stack([xs[i + 1] - xs[i] for i in range(len(xs) - 1)], 1)
+            gam = np.linalg.lstsq(dD, ds[-1], rcond=1e-12)[0]
+            xn = jnp.asarray(xs[-1] + ds[-1] - (dX + dD) @ gam)
+            rn = F(xn)
+            fn = float(jnp.linalg.norm(rn))
+            mn = measure(xn, rn) if np.isfinite(fn) and fn < f0 else float("inf")
+            if not np.isfinite(mn):
+                xn = None
+                xs, ds = xs[-1:], ds[-1:]
+        if xn is None:  # plain step with backtracking
+            found = _backtrack(F, measure, x, d, f0)
+            if found is None:
+                rec.reason = "line search failed"
+                return x, rec
+            xn, rn, mn, alpha = found
+            if alpha < 1.0:
+                xs, ds = [], []
+        x, r, res = xn, rn, mn
+        rec.history.append(res)
+    return x, rec

@@ -32,7 +32,7 @@ from ..priors import Priors, resolve_priors
 from .action import SaddleProblem, pre_kernel, problem_from_arrays
 from . import linear_rnn
 from .equations import DrawPlan, Equations, Layout, tilted_test_moments
-from .newton_krylov import newton_krylov, ramp
+from .newton_krylov import anderson_newton, newton_krylov, ramp
 from .single_neuron import alternating_signs, mcmc_moments
 from .solution import Diagnostics, Solution
 
@@ -206,12 +206,15 @@ def _fine_newton(prob, act, fine: DrawPlan, coarse: DrawPlan, A, x, tol, max_ite
     The root is set by F alone (fine draws); the Jacobian only steers the steps, and the coarse one
     differs from the fine one by the Monte-Carlo error of its draws (a few %), so Newton converges
     linearly at about that rate, each step costing one fine F and GMRES on coarse jvps
-    (n_coarse/n_fine of the cost). Falls back to the fine Jacobian if that fails."""
+    (n_coarse/n_fine of the cost). The steps are Anderson-mixed (:func:`.newton_krylov.anderson_newton`),
+    which matters where that rate is slow: erf DNN, T = 10, P = 30: 27 instead of 38 steps (1083 instead
+    of 1564 coarse jvps); T = 10, P = 10: 10 steps either way. Falls back to the fine Jacobian if that
+    fails."""
     shape = x[0].shape
     eqf, eqc = Equations(prob, act, fine, A), Equations(prob, act, coarse, A)
     measure = lambda v, r: eqf.residual_norm(_unflat(v, shape), _unflat(r, shape))
-    v, rec = newton_krylov(eqf.F_flat, eqc.jvp_flat, _flat(x), measure, tol * FINE_MARGIN, max_iter, restart,
-                           eta_min=FINE_ETA, preconditioner=_preconditioner(eqc))
+    v, rec = anderson_newton(eqf.F_flat, eqc.jvp_flat, _flat(x), measure, tol * FINE_MARGIN, max_iter, restart,
+                             eta=FINE_ETA, preconditioner=_preconditioner(eqc))
     log(f"fine draws ({fine.n_draws}), coarse Jacobian ({coarse.n_draws}): {rec.iterations} steps, "
         f"{rec.matvecs} jvps, residual {rec.history[-1]:.3g} {rec.reason}")
     if not rec.converged and not rec.history[-1] < tol:  # short of tol·FINE_MARGIN but within tol: accepted
