@@ -57,3 +57,26 @@ def test_coarse_grid_far_above_the_transition_finds_the_broken_branch():
     assert coarse["q_broken"][0] > 0.3 and coarse["S_broken"][0] > coarse["S_sym"][0]
     assert abs(coarse["q_rnn"][0] - fine["q_rnn"][-1]) < 1e-6
     assert abs(coarse["S_broken"][0] - fine["S_broken"][-1]) < 1e-8
+
+
+def test_only_a_flip_with_an_odd_critical_mode_is_the_pitchfork():
+    """T = 6, P = 4 (D = 6): det J of the block-diagonal branch flips at y ≈ 0.582 and again at ≈ 0.807.
+    The first critical mode lives on the odd-lag blocks (W → −W pitchfork), the second on the even ones
+    (a bifurcation inside the symmetric subspace), measured 1.0 and 2e-30; a sign test alone cannot tell
+    them apart, and on a coarse grid the two flips cancel (the small transition-size spec found 0.405,
+    the full one 0.973, docs/theory/unified.md §4)."""
+    from fltheory.experiments.phase import DEFAULT_THEORY, make_task_fn
+    from fltheory.saddle import follow_branch, linear_rnn, problem_from_task
+    from fltheory.saddle.continuation import bisect_flip
+
+    make_task = make_task_fn(T=6, P=4, D=6)
+    pkw = {k: DEFAULT_THEORY[k] for k in ("g2", "gu2", "gw2", "kappa")}
+    ys = [0.005, 0.25, 0.5, 0.7, 0.9]
+    branch = follow_branch(make_task, ys, arch="rnn", **DEFAULT_THEORY)
+    fractions = []
+    for i in (2, 3):   # brackets (0.5, 0.7) and (0.7, 0.9)
+        lo, hi, s_lo = bisect_flip(make_task, ys[i], ys[i + 1], branch[i], rtol=1e-2, **DEFAULT_THEORY)
+        fractions.append(linear_rnn.critical_mode_odd_fraction(problem_from_task(make_task(lo), "rnn", **pkw),
+                                                               s_lo.C, s_lo.Chat))
+        assert ys[i] < lo < hi < ys[i + 1]
+    assert fractions[0] > 0.99 and fractions[1] < 0.01, fractions

@@ -408,7 +408,10 @@ def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int
 
     The block-diagonal (symmetric) RNN branch is followed on a grid of ``n_grid`` signals up to ``y_max``;
     the sign of det J of the linear RNN's reduced equations (:func:`fltheory.saddle.linear_rnn.jacobian_sign`)
-    flips where the pitchfork is, and the bracket is bisected to relative width ``rtol``. The broken
+    flips where a real eigenvalue crosses 0, and the bracket is bisected to relative width ``rtol``. Only a
+    flip whose critical mode is odd in the time lag (:func:`~fltheory.saddle.linear_rnn.critical_mode_odd_fraction`
+    > ½: the W → −W pitchfork) is taken as y_c; at an even one (a bifurcation inside the symmetric
+    subspace, e.g. T = 6, P = 4 at y = 0.807) the branch is followed on. The broken
     branch is then seeded at 1.25·y_c and its q and action reported, which confirms that the zero of
     det J is the symmetry-breaking transition and not a fold. Returns ``dict(y_c, q_above, dS_above)``
     (y_c = nan when det J keeps its sign up to ``y_max``, or the block-diagonal branch is lost first).
@@ -433,20 +436,25 @@ def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int
     # a near-lazy reference point first (y_c can lie below the first grid point on long chains), then
     # the block-diagonal branch up to the first sign flip only (beyond it, it may fold or end)
     grid = np.concatenate([[0.02 * y_max / n_grid], np.linspace(y_max / n_grid, y_max, n_grid)])
-    prev, prev_sign, prev_y, bracket = None, None, None, None
+    prev, prev_sign, prev_y, found = None, None, None, None
     for y in grid:
         try:
             cur = follow_branch(make_task, [y], init=prev, arch="rnn", **kw)[0]
         except ConvergenceError:
-            break  # the branch is lost before any flip: y_c not located (nan)
+            break  # the branch is lost before a pitchfork: y_c not located (nan)
         sg = sign(cur, y)
         if prev is not None and sg != prev_sign:
-            bracket = (prev_y, y)
-            break
+            lo, hi, s_lo = bisect_flip(make_task, prev_y, y, prev, rtol=rtol, **kw)
+            # only a flip whose critical mode is odd in the lag (W → −W) is the pitchfork; an even one is
+            # a bifurcation inside the symmetric subspace: keep following the branch past it
+            prob_lo = problem_from_task(make_task(lo), "rnn", **pkw)
+            if linear_rnn.critical_mode_odd_fraction(prob_lo, s_lo.C, s_lo.Chat) > 0.5:
+                found = (lo, hi, s_lo)
+                break
         prev, prev_sign, prev_y = cur, sg, y
-    if bracket is None:
+    if found is None:
         return dict(y_c=float("nan"), q_above=float("nan"), dS_above=float("nan"))
-    lo, hi, s_lo = bisect_flip(make_task, bracket[0], bracket[1], prev, rtol=rtol, **kw)
+    lo, hi, s_lo = found
     y_c = 0.5 * (lo + hi)
     # switch branches just above y_c (small pitchfork amplitude) along the critical mode, then
     # continue to 1.25·y_c; the generic seeds of broken_branch are the fallback

@@ -399,6 +399,34 @@ def jacobian_sign(prob: SaddleProblem, C, Chat) -> float:
     return float(sign)
 
 
+def critical_mode_odd_fraction(prob: SaddleProblem, C, Chat, eps: float = 1e-6) -> float:
+    """How much of the critical mode (the eigenvector of the reduced J with the smallest |eigenvalue|) at
+    a solution (C, Ĉ) lies on the odd-lag blocks (t − s odd) of δC and δĈ, in [0, 1] (RNN).
+
+    The W → −W pitchfork breaks the symmetry h_t → (−1)ᵗ h_t, so its mode is odd: δC_ts and δĈ_ts vanish
+    unless t − s is odd (fraction ≈ 1). A fold of the block-diagonal branch, or any bifurcation within the
+    symmetric subspace, has an even mode (fraction ≈ 0). The dense mode is the finite difference of the
+    reduced → dense map along the eigenvector."""
+    e = ReducedLinear(prob)
+    v = e.initial(C, Chat)
+    J = np.asarray(e._fns["jac"](e.data, v))
+    w, V = np.linalg.eig(J)
+    mode = np.real(V[:, np.argmin(np.abs(w))])
+    h = eps * max(float(jnp.abs(v).max()), 1.0) / max(float(np.abs(mode).max()), 1e-300)
+    Cp, Hp = e.dense(v + h * jnp.asarray(mode))
+    Cm, Hm = e.dense(v - h * jnp.asarray(mode))
+    dC, dH = (Cp - Cm) / (2 * h), (Hp - Hm) / (2 * h)
+    t = np.arange(prob.n) // prob.P
+    odd = ((t[:, None] - t[None, :]) % 2).astype(bool)
+
+    def frac(D):
+        tot = float(np.sum(D * D))
+        return float(np.sum(D[odd] ** 2)) / tot if tot > 0 else 0.0
+
+    # each of δC and δĈ is either odd or even for a symmetric-branch mode; weigh them equally
+    return 0.5 * (frac(dC / max(np.abs(dC).max(), 1e-300)) + frac(dH / max(np.abs(dH).max(), 1e-300)))
+
+
 def branch_seeds(prob: SaddleProblem, C, Chat, eps=(0.1, 0.3)) -> list:
     """Dense (C, Ĉ) seeds for branch switching at a solution near a bifurcation: the reduced unknowns
     moved by ±ε·max|v| along the eigenvector of J with the smallest |eigenvalue| (the critical mode).
@@ -463,5 +491,6 @@ def solve_reduced(prob: SaddleProblem, C0, H0, tol: float, max_iter: int, homoto
     return dict(C=C, Chat=H, converged=ok, iterations=iters, matvecs=mv, history=hist, method=method)
 
 
-__all__ = ["ReducedLinear", "applies", "branch_seeds", "jacobian_sign", "krylov_rank", "memory_estimate",
+__all__ = ["ReducedLinear", "applies", "branch_seeds", "critical_mode_odd_fraction", "jacobian_sign", "krylov_rank",
+           "memory_estimate",
            "solve_reduced", "thin_targets"]
