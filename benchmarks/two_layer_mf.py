@@ -10,7 +10,11 @@ Times, cold (compilation included) in this process, on the same data (make_data 
   training-set MF-ARD (`solve_empirical_mf(ard=True)`, §3b; ``--readout joint`` for §3c), each with
   its Monte-Carlo standard error of m_S (spread of the last fixed-point iterates);
 - SGLD (`fltheory.sampling.langevin`, the energy of `two_layer.sgld.run_sgld`) with ``--chains``
-  chains: burn-in, then samples; the s.e. of m_S from the spread of the per-chain means.
+  chains: burn-in, then samples; the s.e. of m_S from the spread of the per-chain means. The readouts
+  move by Langevin steps (``--sgld-readout langevin``) or are drawn exactly from p(a | w) after every
+  ``--gibbs-every`` Langevin steps of w (``gibbs``, `two_layer.sgld.gibbs_sampler`,
+  docs/theory/two_layer.md §6b); ``auto`` (default) takes gibbs at N >= 256, where Langevin at the
+  default step diverges.
 
 "Same m_S accuracy": SGLD's sampling time is scaled to the theory's s.e. assuming s.e. ∝ 1/√samples,
 t_SGLD = t_burn + t_samples·(se_SGLD/se_theory)²; printed with the ratio t_theory/t_SGLD (the
@@ -33,6 +37,8 @@ def main() -> int:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--burn-in", type=int, default=None)
     ap.add_argument("--samples", type=int, default=None)
+    ap.add_argument("--sgld-readout", default="auto", choices=["auto", "langevin", "gibbs"])
+    ap.add_argument("--gibbs-every", type=int, default=1)
     args = ap.parse_args()
 
     import jax
@@ -44,7 +50,7 @@ def main() -> int:
     from fltheory.sampling.langevin import gaussian_prior_energy, langevin, run_chains
     from fltheory.two_layer.empirical import solve_empirical_mf
     from fltheory.two_layer.features import walsh
-    from fltheory.two_layer.sgld import default_step_sizes
+    from fltheory.two_layer.sgld import default_step_sizes, gibbs_sampler
 
     size = "small" if args.quick else "full"
     P = 200 if args.quick else 1000
@@ -81,7 +87,16 @@ def main() -> int:
     def energy(p):
         return 0.5 * jnp.sum((net.apply(p, Xj) - Yj) ** 2) / cfg.kappa2 + gaussian_prior_energy(p, net.prior_variances())
 
-    init, step = langevin(energy, default_step_sizes(P, cfg.N, net.gamma, cfg.kappa2, cfg.sw2, cfg.sa2, cfg.step_scale))
+    eta = default_step_sizes(P, cfg.N, net.gamma, cfg.kappa2, cfg.sw2, cfg.sa2, cfg.step_scale)
+    readout = args.sgld_readout if args.sgld_readout != "auto" else ("gibbs" if cfg.N >= 256 else "langevin")
+    if readout == "gibbs":                      # one step = gibbs_every w-steps + one exact draw of a | w
+        init, step = gibbs_sampler(net, Xj, Yj, cfg.kappa2, eta["w"], args.gibbs_every)
+        if burn % args.gibbs_every or cfg.thin % args.gibbs_every:
+            ap.error("--gibbs-every must divide the burn-in and the thinning")
+        burn, thin = burn // args.gibbs_every, cfg.thin // args.gibbs_every
+    else:
+        init, step = langevin(energy, eta)
+        thin = cfg.thin
     ki, kr = jax.random.split(jax.random.PRNGKey(0))
     states = jax.vmap(init)(jax.vmap(lambda k: net.init(k, jnp.float32))(jax.random.split(ki, args.chains)),
                             jax.random.split(kr, args.chains))
@@ -90,13 +105,14 @@ def main() -> int:
     states, _ = run_chains(step, states, observe, n_samples=1, thin=1, burn_in=burn, progress=False)
     t_burn = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _, obs = run_chains(step, states, observe, n_samples=n_samples, thin=cfg.thin, burn_in=0, progress=False)
+    _, obs = run_chains(step, states, observe, n_samples=n_samples, thin=thin, burn_in=0, progress=False)
     t_samp = time.perf_counter() - t0
     m_chain = (np.asarray(obs["f"], float).mean(1) * chi).mean(-1)
     m_sgld = float(m_chain.mean())
     se_sgld = float(m_chain.std(ddof=1) / np.sqrt(len(m_chain)))
-    print(f"SGLD: m_S = {m_sgld:.3f} ± {se_sgld:.3f}  burn-in {burn} steps {t_burn:.1f} s, "
-          f"{n_samples}×{cfg.thin} sampling steps {t_samp:.1f} s")
+    print(f"SGLD ({readout} readouts): m_S = {m_sgld:.3f} ± {se_sgld:.3f}  burn-in {burn} steps {t_burn:.1f} s, "
+          f"{n_samples}×{thin} sampling steps {t_samp:.1f} s"
+          + (f" (one step = {args.gibbs_every} w-steps + a Gibbs draw)" if readout == "gibbs" else ""))
     for name, t, se in (("population MF-ARD", t_pop, float(pop.m_se[0])), (f"training-set MF-ARD ({args.readout})", t_emp, se_emp)):
         t_sgld = t_burn + t_samp * (se_sgld / max(se, 1e-12)) ** 2
         print(f"{name}: SGLD time to its s.e. {se:.3f}: {t_sgld:.1f} s; ratio theory/SGLD = {t / t_sgld:.3f} "
