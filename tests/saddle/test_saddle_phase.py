@@ -63,8 +63,7 @@ def test_only_a_flip_with_an_odd_critical_mode_is_the_pitchfork():
     """T = 6, P = 4 (D = 6): det J of the block-diagonal branch flips at y ≈ 0.582 and again at ≈ 0.807.
     The first critical mode lives on the odd-lag blocks (W → −W pitchfork), the second on the even ones
     (a bifurcation inside the symmetric subspace), measured 1.0 and 2e-30; a sign test alone cannot tell
-    them apart, and on a coarse grid the two flips cancel (the small transition-size spec found 0.405,
-    the full one 0.973, docs/theory/unified.md §4)."""
+    them apart (docs/theory/unified.md §4)."""
     from fltheory.experiments.phase import DEFAULT_THEORY, make_task_fn
     from fltheory.saddle import follow_branch, linear_rnn, problem_from_task
     from fltheory.saddle.continuation import bisect_flip
