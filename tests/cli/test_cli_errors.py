@@ -36,6 +36,8 @@ BAD = [
     (["lowrank", "--method", "foo"], "method"),
     (["learning-curve", "--size", "huge"], "size"),
     (["learning-curve", "--methods", "sgld,foo"], "methods"),
+    (["learning-curve", "--sgld-readout", "foo"], "sgld_readout"),
+    (["learning-curve", "--gibbs-every", "0"], "gibbs_every"),
     (["depth", "kernel", "--phi", "foo"], "phi"),
     (["depth", "gap", "--arch", "foo"], "archs"),
     (["depth", "covariance", "--l", "0"], "L"),

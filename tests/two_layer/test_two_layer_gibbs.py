@@ -155,3 +155,17 @@ def test_gibbs_reproduces_the_langevin_learning_curve_at_N64(small_point, P):
     m, se = float(np.mean(res.f_test_mean * chi)), float(m_ch.std(ddof=1) / np.sqrt(len(m_ch)))
     z = (m - lang["m_target"]) / np.hypot(se, lang["m_target_se"])
     assert abs(z) < 4.0, (m, se, lang["m_target"], lang["m_target_se"])
+
+
+def test_learning_curve_point_passes_the_readout_update_through():
+    """`LearningCurveConfig.sgld_readout` / `gibbs_every` reach run_sgld: at a tiny size the Gibbs point is
+    finite and differs from the Langevin one with the same seed; bad values name their field."""
+    from fltheory.experiments.learning_curve import learning_curve_point
+
+    kw = dict(d=6, k=2, N=8, P_test=64, sgld_chains=2, burn_in=40, n_samples=4, thin=4)
+    g = learning_curve_point(P=16, method="sgld", seed=0, sgld_readout="gibbs", gibbs_every=2, **kw)
+    l = learning_curve_point(P=16, method="sgld", seed=0, **kw)
+    assert np.isfinite(g["m_target"]) and np.isfinite(l["m_target"])
+    assert g["test_mse"] != l["test_mse"]
+    with pytest.raises(FLTheoryInputError, match="^sgld_readout"):
+        learning_curve_point(P=16, method="sgld", sgld_readout="exact", **kw)

@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
         b0: Optional[float] = typer.Option(None, help="rate b₀ > 0 of the Gamma hyper-prior of the ARD precisions"),
         readout: Optional[str] = typer.Option(None, help="training-set MF readouts: independent (default, §3b) | "
                                               "joint (§3c); used by mf_emp, mf_ard_emp"),
+        sgld_readout: Optional[str] = typer.Option(None, help="SGLD readout update: langevin (default) | gibbs "
+                                                   "(exact draw of a given w; needed at N >= 256)"),
+        gibbs_every: Optional[int] = typer.Option(None, help="Langevin steps of w between Gibbs draws of a"),
         phase: bool = typer.Option(True, help="also compute the MF P–κ² phase diagram"),
         out: Optional[str] = typer.Option(None, help="output directory (default ./fltheory-out/learning-curve)"),
     ) -> None:
@@ -35,7 +38,8 @@ def register(app: typer.Typer) -> None:
         folder = output_dir("learning-curve", out)
         # every input (P as `P`, a0/b0, readout, ...) is checked by run_learning_curve before any work
         kw = {name: v for name, v in dict(task=task, d=d, k=k, N=N, kappa2=kappa2, a0=a0, b0=b0,
-                                          readout=readout).items() if v is not None}
+                                          readout=readout, sgld_readout=sgld_readout,
+                                          gibbs_every=gibbs_every).items() if v is not None}
         ds = run_learning_curve(list(P) if P else None, seeds=range(seeds), methods=[m.strip() for m in methods.split(",") if m.strip()],
                                 phase_P=None if phase else (), size=size, progress=True, **kw)
         ensure_dir(folder)

@@ -36,7 +36,7 @@ from ..two_layer.empirical import check_hyperprior, solve_empirical_mf
 from ..two_layer.features import ParityOverlaps, SingleIndexOverlaps, subsets_up_to, walsh
 from ..two_layer.mean_field import solve_mean_field
 from ..two_layer.nngp import nngp_regression
-from ..two_layer.sgld import run_sgld
+from ..two_layer.sgld import READOUT_UPDATES, run_sgld
 from ..sweep.registry import declare
 
 METHODS = ("sgld", "nngp", "mf", "mf_ard", "mf_emp", "mf_ard_emp")
@@ -69,6 +69,10 @@ class LearningCurveConfig:
     n_samples: int = 50
     thin: int = 100
     step_scale: float = 0.05
+    # SGLD readout update: joint Langevin (default) or an exact Gibbs draw of a | w every ``gibbs_every``
+    # Langevin steps of w (needed at N ≥ 256, where the collective readout mode is too stiff: two_layer.md §6b)
+    sgld_readout: str = "langevin"
+    gibbs_every: int = 1
     # MF
     mf_chains: int = 512
     steps_per_iter: int = 25
@@ -87,6 +91,8 @@ class LearningCurveConfig:
         positive("kappa2", self.kappa2)
         check_hyperprior(self.a0, self.b0)   # a proper Gamma(a0, b0) hyper-prior: "a0: must be > 0, ..."
         choice("readout", self.readout, READOUTS)
+        choice("sgld_readout", self.sgld_readout, READOUT_UPDATES)
+        positive_int("gibbs_every", self.gibbs_every)
         readout_exponent(self.parametrization)
         if self.task == "parity" and self.phi == "relu" and self.k % 2 == 1 and self.k >= 3:
             raise FLTheoryInputError(
@@ -254,7 +260,7 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
     res = run_sgld(X, Y, Xt, Yt, N=cfg.N, kappa2=cfg.kappa2, parametrization=cfg.parametrization,
                    sw2=cfg.sw2, sa2=cfg.sa2, phi=cfg.phi, n_chains=cfg.sgld_chains, burn_in=cfg.burn_in,
                    n_samples=cfg.n_samples, thin=cfg.thin, step_scale=cfg.step_scale, a0=cfg.a0, b0=cfg.b0,
-                   seed=seed, progress=progress)
+                   readout_update=cfg.sgld_readout, gibbs_every=cfg.gibbs_every, seed=seed, progress=progress)
     m_t, off = _coefficients(cfg, res.f_test_mean, Xt)
     n_ch = len(res.test_mse_chains)
     se = float(np.std(res.test_mse_chains, ddof=1) / np.sqrt(n_ch)) if n_ch > 1 else nan
