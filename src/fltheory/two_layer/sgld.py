@@ -32,7 +32,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._resources import single_blas_thread
 from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..models.two_layer import TwoLayerNet
 from ..priors import Priors, two_layer_priors
@@ -196,12 +195,13 @@ def run_sgld(X, Y, X_test, Y_test, *, N: int, kappa2: float | None = None, param
         return {"f_test": net.apply(params, Xt), "f_train": net.apply(params, Xj),
                 "w2": jnp.mean(params["w"] ** 2, axis=0)}
 
-    # The Gibbs draw's Cholesky runs in LAPACK (OpenBLAS): its threads fighting XLA's for the cores made
-    # a 200 × 200 factor take 85 ms instead of 1 ms on 2 busy cores (cf. _resources.single_blas_thread).
-    with single_blas_thread():
-        final, obs = run_chains(step, states, observe, n_samples=n_samples, thin=thin // sweeps,
-                                burn_in=burn_in // sweeps, progress=progress,
-                                description=f"SGLD P={P}" + (" (Gibbs a)" if readout_update == "gibbs" else ""))
+    # Not wrapped in _resources.single_blas_thread: the Gibbs draw's Cholesky runs in LAPACK (OpenBLAS) on
+    # XLA's threads, and re-setting OpenBLAS's thread count around asynchronously dispatched work coincided
+    # with two segmentation faults in XLA compiles later in the CI suite (2026-12-07). On 2 busy cores a
+    # 200 × 200 factor can then take ~85 ms instead of ~1 ms (measured by the helper who added the draw).
+    final, obs = run_chains(step, states, observe, n_samples=n_samples, thin=thin // sweeps,
+                            burn_in=burn_in // sweeps, progress=progress,
+                            description=f"SGLD P={P}" + (" (Gibbs a)" if readout_update == "gibbs" else ""))
     bad = [c for c in range(n_chains)
            if not (np.all(np.isfinite(obs["f_test"][c])) and np.all(np.isfinite(obs["w2"][c])))]
     if bad:
