@@ -32,6 +32,10 @@ BAD = [
     (["lowrank", "--task", "optimizers", "--adam-lr", "0"], "adam_lr"),
     (["lowrank", "--task", "optimizers", "--gd-etas", "1e-3,x"], "gd_etas"),
     (["lowrank", "--task", "optimizers", "--gd-etas", "1e-3,-2"], "gd_etas"),
+    (["lowrank", "--rank", "3"], "rank"),
+    (["lowrank", "--task", "oscillation", "--rank", "0"], "rank"),
+    (["lowrank", "--method", "euler"], "method"),
+    (["lowrank", "--task", "bogus"], "task"),
 ]
 
 
