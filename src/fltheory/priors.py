@@ -102,6 +102,28 @@ def resolve_priors(priors: Priors | None, **named) -> tuple[float, ...]:
     return tuple(positive(n, 1.0 if v is None else v) for n, v in named.items())
 
 
+def as_priors(priors: Priors | None, default: Priors | None = None, **named) -> Priors:
+    """One :class:`Priors` for an entry point that takes either ``priors`` or some of the shared names
+    (``g2``, ``gu2``, ``gw2``, ``kappa``; ``None`` = not given).
+
+    With ``priors``, any name given beside it is one error naming ``priors``; without it, each field is
+    the name's value if given, else ``default``'s (the entry point's own defaults, e.g. a lazy-regime
+    κ = 10), each validated by name::
+
+        >>> as_priors(None, Priors(kappa=10.0), g2=0.5, kappa=None)
+        Priors(g2=0.5, gu2=1.0, gw2=1.0, kappa=10.0)
+    """
+    if priors is not None:
+        priors = _checked(priors)
+        _not_both(**named)
+        return priors
+    base = (default or Priors()).as_dict()
+    unknown = sorted(set(named) - set(base))
+    if unknown:
+        raise TypeError(f"as_priors: not a field of Priors: {', '.join(unknown)}")
+    return Priors(**{**base, **{k: v for k, v in named.items() if v is not None}})
+
+
 def sampler_kappa(priors: Priors | None, kappa, net) -> float:
     """κ for a sampler of ``net`` (a network that carries its own ``g2``/``gu2``/``gw2``) given either
     ``priors`` or ``kappa``.
@@ -124,4 +146,4 @@ def sampler_kappa(priors: Priors | None, kappa, net) -> float:
     return priors.kappa
 
 
-__all__ = ["Priors", "resolve_priors", "sampler_kappa", "two_layer_priors"]
+__all__ = ["Priors", "as_priors", "resolve_priors", "sampler_kappa", "two_layer_priors"]

@@ -93,6 +93,16 @@ def test_kernel_check_layout_metadata_and_colourbars(tmp_path):
     for key, typ in (("kappa", float), ("N", int), ("T", int), ("P", int)):
         assert isinstance(back.attrs[key], (typ, np.number)) and not isinstance(back.attrs[key], str), key
     assert back.attrs["kappa"] == 10.0
+    # one Priors for the kernels, the GP, the networks and the sampler: the same numbers as kappa alone
+    from fltheory import FLTheoryInputError, Priors
+
+    ds_pr, _ = kernel_check(tmp_path / "pr", N=8, T=T, P=P, P_test=P_test, D=3, n_samples=2, n_chains=1,
+                            progress=False, priors=Priors(kappa=10.0))
+    assert all(np.array_equal(ds[v].values, ds_pr[v].values, equal_nan=True) for v in ds.data_vars)
+    assert (ds.attrs["g2"], ds.attrs["gu2"], ds.attrs["gw2"]) == (1.0, 1.0, 1.0)
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or kappa, not both"):
+        kernel_check(tmp_path / "both", N=8, kappa=1.0, priors=Priors())
+    assert not (tmp_path / "both").exists()
     from fltheory.experiments.kernel_check import kernel_figure
 
     fig = kernel_figure(back)
@@ -122,6 +132,26 @@ def test_w_outlier_none_is_nan_in_theory_dataset_and_table(tmp_path):
     row = [ln for ln in paths[2].read_text().splitlines() if ln.startswith("| 1 |")][0]
     assert row.split("|")[4].strip() == "—", row
     assert np.isnan(phase_point(signal=1.0, arch="dnn")["outlier_theory"])
+
+
+def test_phase_diagram_takes_priors_with_the_same_numbers(tmp_path):
+    """run_phase_diagram(priors=Priors(...)) writes the dataset the four names write (same task shapes
+    as the test above, so its compiled solves are reused); a name beside priors is one error naming
+    priors, and nothing is created."""
+    from fltheory import FLTheoryInputError, Priors
+    from fltheory.experiments.phase import run_phase_diagram
+
+    pr = Priors(g2=0.8, gu2=1.2, gw2=0.9, kappa=0.2)
+    kw = dict(signals=[1.0, 3.0], widths=(), progress=False)
+    a = xr.load_dataset(run_phase_diagram(tmp_path / "a", priors=pr, **kw)[0], engine="h5netcdf")
+    b = xr.load_dataset(run_phase_diagram(tmp_path / "b", **pr.as_dict(), **kw)[0], engine="h5netcdf")
+    for ds in (a, b):
+        ds.attrs.pop("date_created")  # provenance: the only attribute that may differ
+    assert a.identical(b)
+    assert {k: a.attrs[k] for k in ("g2", "gu2", "gw2", "kappa")} == pr.as_dict()
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or kappa, not both"):
+        run_phase_diagram(tmp_path / "c", priors=pr, kappa=0.1, **kw)
+    assert not (tmp_path / "c").exists()
 
 
 def test_sequential_grid_is_described():

@@ -156,3 +156,71 @@ def test_depth_dnn_is_the_saddle_dnn_at_g2_a2_and_T_L_plus_1():
     f_saddle = np.asarray(net.apply(rnn_params, X_seq))[:, L, 0]
     np.testing.assert_allclose(f_saddle, f_depth, rtol=0, atol=1e-14)
     assert np.max(np.abs(f_depth)) > 0.05  # not a trivial agreement of zeros
+
+
+def test_nngp_kernels_and_predictor_take_the_same_priors_object():
+    """kernels.nngp_kernels (g2, gu2) and nngp_predict (all four) take the Priors; bit-identical numbers
+    to the names, and each ambiguity is one error naming priors."""
+    from fltheory.kernels import nngp_kernels, nngp_predict
+    from fltheory.tasks import endpoint_task
+
+    task = endpoint_task(P=3, P_test=3, T=3, D=4, teacher="linear", seed=0)
+    X = np.concatenate([task.X, task.X_test])
+    pr = Priors(g2=0.8, gu2=1.2, gw2=0.9, kappa=0.5)
+    for phi in ("erf", "linear"):
+        a, b = nngp_kernels(X, phi=phi, priors=pr), nngp_kernels(X, phi=phi, g2=0.8, gu2=1.2)
+        assert np.array_equal(a.K, b.K) and np.array_equal(a.C, b.C)
+    pa = nngp_predict(task, phi="erf", priors=pr)
+    pb = nngp_predict(task, phi="erf", **pr.as_dict())
+    assert np.array_equal(pa.f_test, pb.f_test) and np.array_equal(pa.var_test, pb.var_test)
+    assert pa.error == pb.error
+    assert not np.array_equal(pa.f_test, nngp_predict(task, phi="erf").f_test)  # the priors do reach it
+    # the old keywords keep their defaults (1)
+    assert np.array_equal(nngp_kernels(X).C, nngp_kernels(X, priors=Priors()).C)
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or g2, not both"):
+        nngp_kernels(X, g2=1.0, priors=pr)
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or kappa, not both"):
+        nngp_predict(task, kappa=0.5, priors=pr)
+    with pytest.raises(FLTheoryInputError, match="^gu2: must be > 0"):
+        nngp_kernels(X, gu2=-1.0)
+    with pytest.raises(FLTheoryInputError, match="^priors: expected a fltheory.Priors"):
+        nngp_kernels(X, priors=pr.as_dict())
+
+
+def test_as_priors_fills_the_entry_points_own_defaults():
+    from fltheory.priors import as_priors
+
+    lazy = Priors(kappa=10.0)
+    assert as_priors(None, lazy) == lazy
+    assert as_priors(None, lazy, g2=0.5, kappa=None) == Priors(g2=0.5, kappa=10.0)
+    pr = Priors(g2=2.0)
+    assert as_priors(pr, lazy, kappa=None) is pr
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or kappa, not both"):
+        as_priors(pr, lazy, kappa=1.0)
+    with pytest.raises(FLTheoryInputError, match="^gw2: must be > 0"):
+        as_priors(None, lazy, gw2=0.0)
+
+
+def test_sequential_theory_and_simulation_take_the_same_priors_object():
+    """experiments.sequential's theory and Langevin simulation take one Priors: the same numbers as the
+    names (chain task and chain shapes of the tests above, so the compiled programs are reused); the
+    module defaults are DEFAULT_PRIORS (g2 = 0.5, κ = 0.05), unchanged."""
+    from fltheory.experiments.sequential import DEFAULT_PRIORS, DEFAULTS, simulation, theory
+    from fltheory.saddle.linear_chain import chain_task
+
+    task = chain_task(1.0)
+    pr = Priors(g2=0.8, gu2=1.2, gw2=0.9, kappa=0.5)
+    ea, sa = theory(task, "rnn", priors=pr)
+    eb, sb = theory(task, "rnn", **pr.as_dict())
+    assert np.array_equal(sa.C, sb.C) and np.array_equal(ea, eb, equal_nan=True)
+    assert DEFAULT_PRIORS.as_dict() == {k: DEFAULTS[k] for k in ("g2", "gu2", "gw2", "kappa")}
+    ed, sd = theory(task, "rnn")
+    assert np.array_equal(sd.C, theory(task, "rnn", priors=DEFAULT_PRIORS)[1].C)
+    kw = dict(n_chains=2, n_samples=3, thin=2, burn_in=4, seed=0)
+    fa, simA = simulation(task, "rnn", 8, priors=pr, **kw)
+    fb, simB = simulation(task, "rnn", 8, **pr.as_dict(), **kw)
+    assert np.array_equal(simA.C_chains, simB.C_chains) and np.array_equal(fa, fb, equal_nan=True)
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or g2, not both"):
+        theory(task, "rnn", g2=1.0, priors=pr)
+    with pytest.raises(FLTheoryInputError, match="^priors: pass either priors or kappa, not both"):
+        simulation(task, "rnn", 8, kappa=0.5, priors=pr, **kw)

@@ -77,3 +77,36 @@ def test_parity_labels():
     t = parity_task(d=8, k=3, P=50, P_test=10, relevant=[1, 4, 6])
     np.testing.assert_array_equal(t.Y[:, 0, 0], np.prod(t.X[:, 0, [1, 4, 6]], axis=1))
     assert set(np.unique(t.X)) == {-1.0, 1.0}
+
+
+def test_static_adapter_round_trips_and_parity_is_unchanged():
+    """Task.from_static / Task.static: the explicit adapter between the [P, D] arrays of two_layer and
+    depth and the shared X[P, T, D] layout. parity_task (built through it) gives the arrays it built by
+    hand before (the same generator draws), and depth's RegressionTask is built from the view."""
+    from fltheory import FLTheoryInputError
+    from fltheory.depth import RegressionTask
+    from fltheory.tasks import StaticArrays, Task
+
+    t = parity_task(d=10, k=3, P=20, P_test=30, seed=4)
+    rng = np.random.default_rng(4)  # the draws of parity_task, shaped by hand as before the adapter
+    x = rng.choice([-1.0, 1.0], size=(50, 10))
+    y = np.prod(x[:, :3], axis=1)
+    for got, want in ((t.X, x[:20, None, :]), (t.Y, y[:20, None, None]), (t.X_test, x[20:, None, :]),
+                      (t.Y_test, y[20:, None, None]), (t.M, np.ones((20, 1))), (t.M_test, np.ones((30, 1)))):
+        np.testing.assert_array_equal(got, want)
+    v = t.static()
+    assert isinstance(v, StaticArrays) and v.X.shape == (20, 10) and v.y.shape == (20,)
+    np.testing.assert_array_equal(v.y, y[:20])
+    back = Task.from_static(*v)
+    for name in ("X", "Y", "M", "X_test", "Y_test", "M_test"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(t, name))
+    reg = RegressionTask(*v)  # depth's container, from the same arrays
+    np.testing.assert_array_equal(np.asarray(reg.X_test), x[20:])
+    two = Task.from_static(x[:4], np.stack([y[:4], -y[:4]], 1), x[4:6], np.stack([y[4:6], y[4:6]], 1))
+    assert two.O == 2 and two.static().y.shape == (4, 2)
+    with pytest.raises(FLTheoryInputError, match="^T: a feed-forward view needs a one-step task"):
+        endpoint_task(P=3, P_test=3, T=2, D=4).static()
+    with pytest.raises(FLTheoryInputError, match=r"^y: expected shape \[4\] or \[4, O\]"):
+        Task.from_static(x[:4], y[:5], x[4:6], y[4:6])
+    with pytest.raises(FLTheoryInputError, match="^X: expected 2 dimensions"):
+        Task.from_static(x[:4, None], y[:4], x[4:6], y[4:6])

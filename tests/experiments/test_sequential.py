@@ -131,3 +131,17 @@ def test_step_error_sem_is_zero_for_identical_chains_and_needs_two():
     assert np.all(step_error_sem(spread, task) > 0)
     with pytest.raises(FLTheoryInputError, match="^n_chains"):
         step_error_sem(SimpleNamespace(f_chains=f[None]), task)
+
+
+def test_sequential_cli_builds_one_priors_object(in_tmp_cwd):
+    """``fltheory sequential --g2/--gu2/--gw2/--kappa`` build one Priors before any work: a bad value is
+    one line naming the field, exit 2, nothing created."""
+    from typer.testing import CliRunner
+
+    from fltheory.cli import app
+
+    for opt, field in (("--g2", "g2"), ("--gu2", "gu2"), ("--gw2", "gw2"), ("--kappa", "kappa")):
+        res = CliRunner().invoke(app, ["sequential", opt, "0"])
+        assert res.exit_code == 2, res.output
+        assert f"error: {field}: must be > 0" in res.output, res.output
+    assert not (in_tmp_cwd / "fltheory-out").exists()

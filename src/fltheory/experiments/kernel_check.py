@@ -16,36 +16,49 @@ from ..io import describe, ensure_dir, save_dataset
 from ..kernels import nngp_kernels, nngp_predict
 from ..kernels.layout import KERNEL_DIMS, kernel_dataarray, merge_time
 from ..models import RecurrentNet
+from ..priors import Priors, as_priors
 from ..sampling import sample_posterior
 from ..sampling.posterior import check_posterior_memory
 from ..tasks import endpoint_task
 
 
-def kernel_check(out_dir: Path, N: int = 256, phi: str = "erf", kappa: float = 10.0, T: int = 4,
+#: The lazy-regime temperature of the check (κ ≫ signal², so the posterior kernel is the prior's).
+DEFAULT_KAPPA = 10.0
+
+
+def kernel_check(out_dir: Path, N: int = 256, phi: str = "erf", kappa: float | None = None, T: int = 4,
                  P: int = 8, P_test: int = 8, D: int = 16, n_samples: int = 100, n_chains: int = 4,
-                 seed: int = 0, progress: bool = True) -> tuple[xr.Dataset, list[Path]]:
+                 seed: int = 0, progress: bool = True, *, priors: Priors | None = None
+                 ) -> tuple[xr.Dataset, list[Path]]:
     """Run the check; returns the dataset and the paths written under ``out_dir``.
+
+    Priors: ``priors=fltheory.Priors(g2, gu2, gw2, kappa)``, one object for the NNGP kernels, the GP
+    predictor, the network and its sampler; or ``kappa`` alone (default :data:`DEFAULT_KAPPA` = 10,
+    weight priors 1). Both at once is one error naming ``priors``.
 
     Kernels are stored over dims ``(t, mu, s, nu)`` (conventions §8): ``C_theory_rnn[t, mu, s, nu]`` is
     the NNGP kernel between pattern μ at step t and pattern ν at step s; t, s = 1..T, μ, ν = 0..P+P_test−1
     with the P training patterns first. ``fltheory.kernels.merge_time`` gives the T·n × T·n time-major
     matrix back.
     """
+    priors = as_priors(priors, Priors(kappa=DEFAULT_KAPPA), kappa=kappa)
+    kappa = priors.kappa
     N, n_samples, n_chains = (positive_int(k, v) for k, v in (("N", N), ("n_samples", n_samples),
                                                                 ("n_chains", n_chains)))
     task = endpoint_task(P=P, P_test=P_test, T=T, D=D, teacher="linear", seed=seed)
     X_all = np.concatenate([task.X, task.X_test])
     n = P + P_test
     for tied in (True, False):  # refuse a width that cannot fit before sampling anything
-        check_posterior_memory(RecurrentNet(N=N, D=D, T=T, phi=phi, tied=tied), n, n_chains, n_samples)
+        check_posterior_memory(RecurrentNet(N=N, D=D, T=T, phi=phi, tied=tied, priors=priors), n, n_chains,
+                               n_samples)
     data = {}
     rows = []
     for arch, tied in (("rnn", True), ("dnn", False)):
-        theory = nngp_kernels(X_all, phi=phi, tied=tied).C
-        net = RecurrentNet(N=N, D=D, T=T, phi=phi, tied=tied)
-        sim = sample_posterior(net, task, kappa=kappa, n_samples=n_samples, thin=50, burn_in=1000,
+        theory = nngp_kernels(X_all, phi=phi, tied=tied, priors=priors).C
+        net = RecurrentNet(N=N, D=D, T=T, phi=phi, tied=tied, priors=priors)
+        sim = sample_posterior(net, task, priors=priors, n_samples=n_samples, thin=50, burn_in=1000,
                                n_chains=n_chains, seed=seed, progress=progress)
-        gp = nngp_predict(task, phi=phi, kappa=kappa, tied=tied)
+        gp = nngp_predict(task, phi=phi, tied=tied, priors=priors)
         data[f"C_theory_{arch}"] = kernel_dataarray(theory, T, n)
         data[f"C_sim_{arch}"] = kernel_dataarray(sim.C_mean, T, n)
         data[f"C_sem_{arch}"] = kernel_dataarray(sim.C_sem, T, n)
@@ -57,7 +70,7 @@ def kernel_check(out_dir: Path, N: int = 256, phi: str = "erf", kappa: float = 1
     for key, var in (("rms", "rms_dC"), ("max", "max_dC"), ("sem", "median_sem"), ("err_sim", "test_error_sim"),
                      ("err_gp", "test_error_gp")):
         ds[var] = ("arch", np.array([float(r[key]) for r in rows]))
-    ds.attrs.update(N=N, phi=phi, kappa=float(kappa), T=T, P=P, P_test=P_test, D=D, n_samples=n_samples,
+    ds.attrs.update(N=N, phi=phi, kappa=float(kappa), g2=priors.g2, gu2=priors.gu2, gw2=priors.gw2, T=T, P=P, P_test=P_test, D=D, n_samples=n_samples,
                     n_chains=n_chains, thin=50, burn_in=1000, seed=seed, task="endpoint, linear teacher",
                     parametrization=net.parametrization,
                     layout="kernels K[t, mu, s, nu]: pattern mu at step t vs pattern nu at step s; t, s = 1..T; "

@@ -21,6 +21,7 @@ import numpy as np
 from .._validate import (ConvergenceError, FLTheoryInputError, choice, finite_array, positive, positive_int,
                          summarise_mc_warnings)
 from ..activations import get_activation
+from ..priors import Priors, as_priors
 from ..saddle import broken_branch, follow_branch
 from ..saddle.continuation import bisect_flip, switch_branch
 from ..saddle.solution import Solution
@@ -30,6 +31,29 @@ from ..tasks import endpoint_task
 #: Defaults of the phase-diagram task (small, so that Langevin can referee every point).
 DEFAULT_TASK = dict(P=4, P_test=16, T=3, D=6, teacher="linear", inputs="gaussian", seed=0)
 DEFAULT_THEORY = dict(phi="linear", g2=1.0, gu2=1.0, gw2=1.0, kappa=0.1)
+#: The priors of ``DEFAULT_THEORY`` as one object (κ = 0.1): the default of every ``priors=`` here.
+DEFAULT_PRIORS = Priors(g2=1.0, gu2=1.0, gw2=1.0, kappa=0.1)
+_PRIOR_NAMES = ("g2", "gu2", "gw2", "kappa")
+
+
+def _theory_kw(priors: Priors | None, theory_kw: dict) -> dict:
+    """``DEFAULT_THEORY`` updated by ``theory_kw``, its four prior names taken from ``priors`` when given
+    (then a prior name in ``theory_kw`` as well is one error naming ``priors``)."""
+    rest = {k: v for k, v in theory_kw.items() if k not in _PRIOR_NAMES}
+    named = {k: theory_kw[k] for k in _PRIOR_NAMES if k in theory_kw}
+    if priors is None and not named:
+        return {**DEFAULT_THEORY, **rest}  # nothing to resolve: the defaults, untouched
+    pr = as_priors(priors, DEFAULT_PRIORS, **named)
+    return {**DEFAULT_THEORY, **rest, **pr.as_dict()}
+
+
+def _with_priors(priors: Priors | None, theory_kw: dict) -> dict:
+    """``theory_kw`` with the fields of ``priors`` as the four names (resolved once at the boundary);
+    a prior name given beside ``priors`` is one error naming ``priors``."""
+    if priors is None:
+        return dict(theory_kw)
+    named = {k: theory_kw[k] for k in _PRIOR_NAMES if k in theory_kw}
+    return {**theory_kw, **as_priors(priors, None, **named).as_dict()}
 
 
 def make_task_fn(**task_kw):
@@ -51,15 +75,19 @@ def _outlier(sol: Solution | None) -> float:
     return float(np.abs(lam[0])) if len(lam) else float("nan")
 
 
-def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory_kw) -> dict:
+def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, *, priors: Priors | None = None,
+                 **theory_kw) -> dict:
     """Theory at every signal for the DNN, the RNN block-diagonal branch and the RNN broken branch.
+
+    Priors: ``priors=fltheory.Priors(...)`` or the names ``g2``, ``gu2``, ``gw2``, ``kappa`` in
+    ``theory_kw`` (defaults :data:`DEFAULT_PRIORS`), not both (one error naming ``priors``).
 
     Returns a dict of arrays over ``signals``: ``q_rnn`` (physical RNN branch), ``q_broken`` (nan where
     the broken branch does not exist), ``S_sym``, ``S_broken``, ``outlier_rnn`` (nan where W/√N has no
     outlier, i.e. below the transition, or where the physical branch is unresolved), ``err_rnn``,
     ``err_dnn``, ``err_broken`` (relative test errors), and ``solutions`` (the Solution objects).
     """
-    kw = {**DEFAULT_THEORY, **theory_kw}
+    kw = _theory_kw(priors, theory_kw)
     make_task = make_task_fn(**(task_kw or {}))
     signals = np.asarray(signals, float)
     order = np.argsort(signals)
@@ -111,11 +139,13 @@ def theory_sweep(signals: Sequence[float], task_kw: dict | None = None, **theory
 
 
 def simulation_point(signal: float, arch: str, N: int, seed: int = 0, task_kw: dict | None = None,
-                     sim_kw: dict | None = None, **theory_kw) -> dict:
-    """Langevin observables at one signal: q (mean, s.e. over chains), |λ|max of W/√N, relative test error."""
+                     sim_kw: dict | None = None, *, priors: Priors | None = None, **theory_kw) -> dict:
+    """Langevin observables at one signal: q (mean, s.e. over chains), |λ|max of W/√N, relative test error.
+
+    Priors as in :func:`theory_sweep` (the same object for the network and its sampler)."""
     from .simulate import simulate
 
-    kw = {**DEFAULT_THEORY, **theory_kw}
+    kw = _theory_kw(priors, theory_kw)
     task = make_task_fn(**(task_kw or {}))(signal)
     # Step, burn-in and thinning: the sampler defaults (conventions §6; η capped by the data curvature
     # and the learning amplification), burn-in in prior relaxation times σ² (the kernels relax on the
@@ -123,8 +153,7 @@ def simulation_point(signal: float, arch: str, N: int, seed: int = 0, task_kw: d
     # W → −W symmetry from the prior state, which takes O(10) relaxation times (docs/theory/unified.md §3).
     sk = dict(n_chains=4, n_samples=50, relaxation_times=12.0 if arch == "rnn" else 4.0)
     sk.update(sim_kw or {})
-    r = simulate(task, arch, kw["phi"], N=N, g2=kw["g2"], gu2=kw["gu2"], gw2=kw["gw2"], kappa=kw["kappa"],
-                 seed=seed, **sk)
+    r = simulate(task, arch, kw["phi"], N=N, priors=Priors(**{k: kw[k] for k in _PRIOR_NAMES}), seed=seed, **sk)
     q, q_se = r.order_parameter(task.P, task.P_test, task.T)
     # s.e. of the relative test error: spread of the per-chain errors / √chains
     sq = np.sum((r.f_test_chains - task.Y_test) ** 2, axis=-1)
@@ -212,10 +241,18 @@ def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains
 
 def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] = (128, 512),
                   sim_signals: Sequence[float] | None = None, task_kw: dict | None = None,
-                  sim_kw: dict | None = None, seed: int = 0, progress: bool = True, **theory_kw):
-    """Theory sweep (RNN & DNN) + Langevin points at ``widths``; returns an xarray Dataset."""
+                  sim_kw: dict | None = None, seed: int = 0, progress: bool = True, *,
+                  priors: Priors | None = None, **theory_kw):
+    """Theory sweep (RNN & DNN) + Langevin points at ``widths``; returns an xarray Dataset.
+
+    Priors: ``priors=fltheory.Priors(...)`` (one object for the theory and the Langevin networks) or
+    the names ``g2``, ``gu2``, ``gw2``, ``kappa`` (defaults :data:`DEFAULT_PRIORS`), not both (one error
+    naming ``priors``, before anything runs). Other ``theory_kw`` (``phi``, solver options) go to the
+    saddle-point solver."""
     import xarray as xr
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    theory_kw = _with_priors(priors, theory_kw)
 
     signals = np.linspace(0.25, 6.0, 24) if signals is None else finite_array("signals", signals, ndim=1)
     if np.any(signals < 0):
@@ -373,13 +410,15 @@ def write_table(ds, path: Path) -> Path:
     return Path(path)
 
 
-def run_phase_diagram(out_dir: Path, signals=None, widths=(128, 512), sim_signals=None, **kw) -> list[Path]:
-    """Compute, save (netCDF + PNG + markdown table) and return the written paths."""
-    from ..io import save_dataset
+def run_phase_diagram(out_dir: Path, signals=None, widths=(128, 512), sim_signals=None, *,
+                      priors: Priors | None = None, **kw) -> list[Path]:
+    """Compute, save (netCDF + PNG + markdown table) and return the written paths.
 
-    from ..io import ensure_dir
+    ``priors``: a :class:`fltheory.Priors`, or the four names in ``kw`` (not both), as in
+    :func:`phase_diagram`."""
+    from ..io import ensure_dir, save_dataset
 
-    ds = phase_diagram(signals=signals, widths=widths, sim_signals=sim_signals, **kw)
+    ds = phase_diagram(signals=signals, widths=widths, sim_signals=sim_signals, priors=priors, **kw)
     out_dir = ensure_dir(out_dir)  # only now: a bad input leaves no folder behind
     return [save_dataset(ds, out_dir / "phase_diagram.nc"), plot_phase(ds, out_dir / "phase_diagram.png"),
             write_table(ds, out_dir / "phase_diagram.md")]
@@ -402,7 +441,7 @@ __all__ = ["phase_demo", "phase_diagram", "phase_point", "plot_phase", "run_phas
 
 
 def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int = 12, rtol: float = 1e-3,
-                    **theory_kw) -> dict:
+                    *, priors: Priors | None = None, **theory_kw) -> dict:
     """The RNN transition y_c of a linear endpoint task, located as a bifurcation of the block-diagonal
     branch, and the order parameter just above it.
 
@@ -415,10 +454,11 @@ def critical_signal(task_kw: dict | None = None, y_max: float = 6.0, n_grid: int
     branch is then seeded at 1.25·y_c and its q and action reported, which confirms that the zero of
     det J is the symmetry-breaking transition and not a fold. Returns ``dict(y_c, q_above, dS_above)``
     (y_c = nan when det J keeps its sign up to ``y_max``, or the block-diagonal branch is lost first).
+    Priors as in :func:`theory_sweep`.
     """
     from ..saddle import linear_rnn, problem_from_task, solve
 
-    kw = {**DEFAULT_THEORY, **theory_kw}
+    kw = _theory_kw(priors, theory_kw)
     if kw["phi"] != "linear":
         raise FLTheoryInputError("phi: critical_signal needs phi='linear' (the reduced linear-RNN equations)")
     positive("y_max", y_max)

@@ -20,6 +20,7 @@ from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..activations import get_activation
 from ..io import ensure_dir, save_dataset
 from ..models import RecurrentNet
+from ..priors import Priors, as_priors
 from ..sampling import sample_posterior
 from ..saddle import solve
 from ..sweep.registry import declare
@@ -27,6 +28,9 @@ from ..tasks import sequential_task
 
 ARCHS = ("rnn", "dnn")
 DEFAULTS = dict(phi="linear", kappa=0.05, g2=0.5, gu2=1.0, gw2=1.0)
+#: The priors of the sequential experiments (``DEFAULTS`` without ``phi``): the default of every entry
+#: point here that takes ``priors=`` or the four names.
+DEFAULT_PRIORS = Priors(g2=0.5, gu2=1.0, gw2=1.0, kappa=0.05)
 TASK_DEFAULTS = dict(teacher="lds", P=4, P_test=64, T=6, D=6, mask="every_other", n_state=2, rho=0.9)
 
 
@@ -61,18 +65,26 @@ def split_errors(per_step, task) -> dict:
     return out
 
 
-def theory(task, arch: str, phi="linear", kappa=0.05, g2=0.5, gu2=1.0, gw2=1.0, init=None):
-    """Saddle-point prediction on ``task``; returns (per-step relative errors, Solution)."""
-    sol = solve(task, arch=arch, phi=phi, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa, init=init)
+def theory(task, arch: str, phi="linear", kappa=None, g2=None, gu2=None, gw2=None, init=None, *,
+           priors: Priors | None = None):
+    """Saddle-point prediction on ``task``; returns (per-step relative errors, Solution).
+
+    Priors: ``priors=fltheory.Priors(...)`` or the four names (defaults :data:`DEFAULT_PRIORS`:
+    g2 = 0.5, gu2 = gw2 = 1, κ = 0.05), not both (one error naming ``priors``)."""
+    pr = as_priors(priors, DEFAULT_PRIORS, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa)
+    sol = solve(task, arch=arch, phi=phi, priors=pr, init=init)
     return relative_step_errors(sol.prediction.f_test, task), sol
 
 
-def simulation(task, arch: str, N: int, phi="linear", kappa=0.05, g2=0.5, gu2=1.0, gw2=1.0,
+def simulation(task, arch: str, N: int, phi="linear", kappa=None, g2=None, gu2=None, gw2=None,
                n_chains: int = 4, n_samples: int = 100, thin: int | None = None, burn_in: int | None = None, seed: int = 0,
-               progress: bool = False):
-    """Langevin posterior-mean prediction; returns (per-step relative errors, PosteriorSamples)."""
-    net = RecurrentNet(N=N, D=task.D, T=task.T, phi=phi, tied=arch == "rnn", g2=g2, gu2=gu2, gw2=gw2)
-    sim = sample_posterior(net, task, kappa=kappa, n_samples=n_samples, thin=thin, burn_in=burn_in,
+               progress: bool = False, *, priors: Priors | None = None):
+    """Langevin posterior-mean prediction; returns (per-step relative errors, PosteriorSamples).
+
+    Priors as in :func:`theory` (the same object, for the network and its sampler)."""
+    pr = as_priors(priors, DEFAULT_PRIORS, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa)
+    net = RecurrentNet(N=N, D=task.D, T=task.T, phi=phi, tied=arch == "rnn", priors=pr)
+    sim = sample_posterior(net, task, priors=pr, n_samples=n_samples, thin=thin, burn_in=burn_in,
                            n_chains=n_chains, seed=seed, progress=progress)
     return relative_step_errors(sim.f_test_mean, task), sim
 
@@ -129,7 +141,7 @@ def sequential_point(*, arch: str, N: int = 0, seed: int = 0, teacher: str = "ld
     """
     task = sequential_task(teacher=teacher, P=P, P_test=P_test, T=T, D=D, mask=mask,
                            mask_fraction=mask_fraction, n_state=2, rho=0.9, seed=task_seed)
-    kw = dict(phi=phi, kappa=kappa, g2=g2, gu2=gu2, gw2=gw2)
+    kw = dict(phi=phi, priors=Priors(g2=g2, gu2=gu2, gw2=gw2, kappa=kappa))
     per_step = theory(task, arch, **kw)[0]
     out = {**split_errors(per_step, task), "per_step": per_step}
     if N > 0:
@@ -188,15 +200,20 @@ def _describe_grid(ds, xname, keys):
 
 
 def sequential_experiments(out_dir: Path, widths: Sequence[int] = (128,), small: bool = True,
-                           progress: bool = True, seed: int = 0) -> tuple[dict, list[Path]]:
+                           progress: bool = True, seed: int = 0, *, priors: Priors | None = None,
+                           phi: str = "linear") -> tuple[dict, list[Path]]:
     """All four issue-#4 experiments; writes one netCDF per experiment and one PNG with four panels.
 
     ``small`` (default, minutes on 2 cores): P=4, T=6, D=6. ``small=False``: P=8, D=12, more points.
+    ``priors``: one :class:`fltheory.Priors` for the theory and the networks (default
+    :data:`DEFAULT_PRIORS`); ``phi`` the activation (default linear, exact theory).
     """
     out_dir = Path(out_dir)
     widths = tuple(positive_int("widths", w) for w in widths)
+    pr = as_priors(priors, DEFAULT_PRIORS)
+    get_activation(phi, "phi")
     tkw = dict(TASK_DEFAULTS) if small else dict(TASK_DEFAULTS, P=8, D=12)
-    theory_kw = dict(DEFAULTS)
+    theory_kw = dict(phi=phi, **pr.as_dict())
     sim_kw = dict(n_chains=4, n_samples=50 if small else 200, seed=seed, progress=False)
     T = tkw["T"]
     fractions = [1 / 3, 1 / 2, 1.0] if small else [1 / 6, 1 / 3, 1 / 2, 2 / 3, 5 / 6, 1.0]

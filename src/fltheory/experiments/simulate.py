@@ -1,6 +1,13 @@
-"""Langevin referee for the saddle-point theory: per-chain kernels, predictor and W spectrum.
+"""The referees of the package: which simulation checks which theory (:data:`REFEREES`), and the
+Langevin referee of the saddle-point theory (:func:`simulate`).
 
-Unlike :func:`fltheory.sampling.sample_posterior` (which averages C over chains), this keeps one
+:data:`REFEREES` is the one place that names, for every theory, the simulation that referees it and the
+experiment where the two meet (docs/architecture.md, "Referees"); :func:`referee` looks one up and
+:meth:`Referee.load` imports its callables. The code of most referees stays in its own package (the
+two-layer SGLD in ``two_layer.sgld``, the full low-rank network in ``lowrank.network``, the ResNet's GD
+in ``depth.training``); this module owns only the saddle's:
+
+:func:`simulate` keeps per-chain kernels, predictor and W spectrum. Unlike :func:`fltheory.sampling.sample_posterior` (which averages C over chains), this keeps one
 time-averaged kernel per chain: above the transition the RNN posterior has two symmetric modes
 (W → −W, h_t → (−1)^t h_t) and each chain settles in one, so cross-time blocks average to zero over
 chains while every chain has |C_{t,t+1}| > 0. Sign-invariant observables (the order parameter of
@@ -8,11 +15,13 @@ chains while every chain has |C_{t,t+1}| > 0. Sign-invariant observables (the or
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import positive, positive_int
+from .._validate import choice, positive, positive_int
 from ..models import RecurrentNet
 from ..priors import Priors, resolve_priors
 from ..sampling.posterior import default_burn_in, default_step_size, sample_posterior
@@ -87,4 +96,56 @@ def simulate(task, arch: str = "rnn", phi="linear", N: int = 256, g2: float | No
                         final_params=sim.final_params)
 
 
-__all__ = ["ChainResults", "simulate"]
+class Referee(NamedTuple):
+    """One theory and the simulation that checks it; each field a dotted name below ``fltheory``."""
+
+    theory: str       #: the theory's entry point, e.g. ``"saddle.solve"``
+    simulation: str   #: the simulation that referees it (a finite network, sampled or trained)
+    comparison: str   #: where the two meet: the experiment (function or module) that runs both
+    what: str         #: what is compared, in words
+
+    def load(self) -> dict:
+        """``{"theory": obj, "simulation": obj, "comparison": obj}``: the named objects, imported."""
+        return {k: _resolve(getattr(self, k)) for k in ("theory", "simulation", "comparison")}
+
+
+#: Every theory of the package and its referee (docs/architecture.md, "Referees").
+REFEREES: dict[str, Referee] = {
+    "saddle": Referee("saddle.solve", "experiments.simulate.simulate", "experiments.phase.phase_point",
+                      "DNN/RNN saddle point (conventions §7) vs Langevin per chain: order parameter, W outlier, "
+                      "test error; also experiments.sequential. Its 1/N correction (Solution.finite_width) is "
+                      "refereed by the exact width-N chain saddle.exact_chain in experiments.finite_size"),
+    "nngp": Referee("kernels.nngp_kernels", "sampling.sample_posterior", "experiments.kernel_check.kernel_check",
+                    "infinite-width (lazy) kernels vs the Langevin posterior kernels at width N"),
+    "two_layer": Referee("two_layer.solve_mean_field", "two_layer.sgld.run_sgld",
+                         "experiments.learning_curve.learning_curve_point",
+                         "two-layer mean field / NNGP vs SGLD: m_S and test MSE vs P"),
+    "lowrank": Referee("lowrank.overlap_dynamics", "lowrank.network.train_network", "lowrank.compare.compare",
+                       "closed overlap ODE vs the full N-dimensional low-rank RNN under GD"),
+    "depth": Referee("depth.depth_ode_kernel", "depth.training.train", "depth.experiments",
+                     "depth-ODE kernel vs GD of the depth-muP ResNet, reused vs decoupled backward weights"),
+}
+
+
+def _resolve(dotted: str):
+    """The object named ``dotted`` below ``fltheory``: the longest importable module prefix, then
+    attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module("fltheory." + ".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(f"fltheory.{dotted}")
+
+
+def referee(theory: str) -> Referee:
+    """The :class:`Referee` of ``theory`` (a key of :data:`REFEREES`); an unknown name is one error
+    naming ``theory``."""
+    return REFEREES[choice("theory", theory, tuple(REFEREES))]
+
+
+__all__ = ["REFEREES", "ChainResults", "Referee", "referee", "simulate"]

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._resources import require_memory
-from .._validate import FLTheoryInputError, finite_array, positive
+from .._validate import finite_array
 from ..activations import get_activation
 from ..gaussian import DEFAULT_QUAD_ORDER, phiphi
+from ..priors import Priors, resolve_priors
 from .gp import KernelPrediction, predict_with_kernel
 from .layout import time_major
 
@@ -30,14 +31,16 @@ class NNGPKernels:
     P: int
 
 
-def nngp_kernels(X, phi="erf", g2: float = 1.0, gu2: float = 1.0, tied: bool = True,
-                 quad_order: int = DEFAULT_QUAD_ORDER) -> NNGPKernels:
+def nngp_kernels(X, phi="erf", g2: float | None = None, gu2: float | None = None, tied: bool = True,
+                 quad_order: int = DEFAULT_QUAD_ORDER, *, priors: Priors | None = None) -> NNGPKernels:
     """Infinite-width prior kernels of the RNN (``tied=True``) or the DNN (``tied=False``).
 
-    ``X[P, T, D]``; float64 throughout.
+    ``X[P, T, D]``; float64 throughout. Priors: ``priors=fltheory.Priors(...)`` (the object
+    ``saddle.solve`` and the samplers take; the prior kernels use its ``g2`` and ``gu2``) or the two
+    names (each default 1), not both: that is one error naming ``priors``.
     """
     X = finite_array("X", X, ndim=3)
-    g2, gu2 = positive("g2", g2), positive("gu2", gu2)
+    g2, gu2 = resolve_priors(priors, g2=g2, gu2=gu2)
     P, T, D = X.shape
     n = T * P
     # K, C and the Gram matrix in float64, plus a few temporaries of one P×P block (×order² for quadrature)
@@ -67,9 +70,14 @@ def nngp_kernels(X, phi="erf", g2: float = 1.0, gu2: float = 1.0, tied: bool = T
     return NNGPKernels(K=K, C=C, T=T, P=P)
 
 
-def nngp_predict(task, phi="erf", g2: float = 1.0, gu2: float = 1.0, gw2: float = 1.0,
-                 kappa: float = 1.0, tied: bool = True) -> KernelPrediction:
-    """GP (lazy, infinite-width) posterior predictor on ``task``'s test set (conventions §5)."""
+def nngp_predict(task, phi="erf", g2: float | None = None, gu2: float | None = None, gw2: float | None = None,
+                 kappa: float | None = None, tied: bool = True, *, priors: Priors | None = None) -> KernelPrediction:
+    """GP (lazy, infinite-width) posterior predictor on ``task``'s test set (conventions §5).
+
+    Priors: ``priors=fltheory.Priors(g2, gu2, gw2, kappa)`` (all four used) or the four names (each
+    default 1), not both: that is one error naming ``priors``.
+    """
+    g2, gu2, gw2, kappa = resolve_priors(priors, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa)
     X_all = np.concatenate([task.X, task.X_test], axis=0)
     kern = nngp_kernels(X_all, phi=phi, g2=g2, gu2=gu2, tied=tied)
-    return predict_with_kernel(kern.C, task, tied=tied, gw2=positive("gw2", gw2), kappa=kappa)
+    return predict_with_kernel(kern.C, task, tied=tied, gw2=gw2, kappa=kappa)

@@ -1,8 +1,7 @@
 """The :class:`Task` container and the registry that rebuilds a task from its config dict."""
-from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -36,6 +35,24 @@ def _check_split(prefix: str, X, Y, M):
     if not np.all((M == 0) | (M == 1)):
         raise FLTheoryInputError(f"{prefix}M: must contain only 0 and 1")
     return X, Y, M
+
+
+class StaticArrays(NamedTuple):
+    """The feed-forward (one-step) view of a :class:`Task`: ``X[P, D]``, ``y[P]`` (``[P, O]`` when
+    O > 1) and the same for the test split. The field names are those of ``depth.RegressionTask``
+    (``RegressionTask(*task.static())``) and the order that of the two-layer arrays (X, Y, X_test, Y_test)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _static_targets(name: str, y, P: int) -> np.ndarray:
+    y = finite_array(name, y)
+    if y.ndim not in (1, 2) or y.shape[0] != P:
+        raise FLTheoryInputError(f"{name}: expected shape [{P}] or [{P}, O], got {y.shape}")
+    return y.reshape(P, 1, -1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,3 +104,27 @@ class Task:
             X_test, Y_test, M_test = X, Y, M
         M_test = np.ones(np.shape(X_test)[:2]) if M_test is None else M_test
         return cls(X, Y, M, X_test, Y_test, M_test, config={"kind": "arrays"})
+
+    @classmethod
+    def from_static(cls, X, y, X_test, y_test, config: dict | None = None) -> "Task":
+        """A one-step task (T = 1, every entry supervised) from feed-forward arrays ``X[P, D]``,
+        ``y[P]`` or ``y[P, O]`` and the same for the test split: the explicit adapter from the
+        ``[P, D]`` arrays of the two-layer and depth modules to the shared ``X[P, T, D]`` layout.
+        :meth:`static` is its inverse."""
+        X = finite_array("X", X, ndim=2)
+        X_test = finite_array("X_test", X_test, ndim=2)
+        Y = _static_targets("y", y, X.shape[0])
+        Y_test = _static_targets("y_test", y_test, X_test.shape[0])
+        return cls(X[:, None, :], Y, np.ones((X.shape[0], 1)), X_test[:, None, :], Y_test,
+                   np.ones((X_test.shape[0], 1)), config=dict(config) if config else {"kind": "arrays"})
+
+    def static(self) -> StaticArrays:
+        """The feed-forward view ``(X[P, D], y, X_test, y_test)`` of a one-step, fully supervised task
+        (the inverse of :meth:`from_static`); ``y`` is ``[P]`` when O = 1. A sequence task (T > 1) or a
+        masked one is an error naming ``T`` or ``M``: it has no feed-forward view."""
+        if self.T != 1:
+            raise FLTheoryInputError(f"T: a feed-forward view needs a one-step task (T = 1), got T = {self.T}")
+        if not (np.all(self.M == 1) and np.all(self.M_test == 1)):
+            raise FLTheoryInputError("M: a feed-forward view needs every entry supervised (M and M_test all 1)")
+        sq = (lambda A: A[:, 0, 0]) if self.O == 1 else (lambda A: A[:, 0, :])
+        return StaticArrays(self.X[:, 0, :], sq(self.Y), self.X_test[:, 0, :], sq(self.Y_test))

@@ -23,8 +23,5 @@ def parity_task(d: int = 20, k: int = 3, P: int = 256, P_test: int = 1024, relev
     rng = np.random.default_rng(seed)
     x = rng.choice([-1.0, 1.0], size=(P + P_test, d))
     y = np.prod(x[:, S], axis=1)
-    X = x[:, None, :]
-    Y = y[:, None, None]
-    M = np.ones((P + P_test, 1))
     config = dict(kind="parity", d=d, k=k, P=P, P_test=P_test, relevant=S, seed=seed)
-    return Task(X[:P], Y[:P], M[:P], X[P:], Y[P:], M[P:], config=config)
+    return Task.from_static(x[:P], y[:P], x[P:], y[P:], config=config)
