@@ -148,17 +148,21 @@ def test_finite_networks_approach_the_nfd_as_one_over_width(erf_L8):
     # The training-induced change of the predictor Δf(k) = f(k) − f(0) over all steps and train/test
     # inputs (f(0) ~ N(0, g_w² Φ/N) is the trivial 1/√N part; f_NFD(0) = 0): relative mean-squared
     # error against the NFD scheme of the same depth, 8 seeds per width.
+    # The final-layer feature kernel Φ = φ(h_L)φ(h_L)ᵀ/N after the last step, same measure, same networks
+    # (measured: 0.051 ± 0.009 at N = 64, 0.0070 ± 0.0014 at N = 512, slope −0.96 ± 0.13).
     fI = np.concatenate([erf_L8.f_train, erf_L8.f_test], 1)
     mse, se = {}, {}
     for N in (64, 512):
         cfg = ResNetConfig(N=N, L=8, D=8, phi="erf")
-        fs = [train_record(jax.random.PRNGKey(100 * N + s), cfg, TASK, 3, 0.05)[0] for s in range(8)]
-        e = [np.sum((f - f[0] - fI) ** 2) / np.sum(fI**2) for f in fs]
-        mse[N], se[N] = np.mean(e), np.std(e, ddof=1) / np.sqrt(8)
-    slope = np.log(mse[512] / mse[64]) / np.log(8)
-    slope_se = np.hypot(se[64] / mse[64], se[512] / mse[512]) / np.log(8)
-    assert mse[64] - mse[512] > 3 * np.hypot(se[64], se[512])
-    assert abs(slope + 1) < max(0.3, 3 * slope_se), (slope, slope_se, mse, se)
+        recs = [train_record(jax.random.PRNGKey(100 * N + s), cfg, TASK, 3, 0.05) for s in range(8)]
+        for obs, e in (("f", [np.sum((f - f[0] - fI) ** 2) / np.sum(fI**2) for f, _ in recs]),
+                       ("Phi", [np.sum((Phi - erf_L8.Phi[-1]) ** 2) / np.sum(erf_L8.Phi[-1] ** 2) for _, Phi in recs])):
+            mse[obs, N], se[obs, N] = np.mean(e), np.std(e, ddof=1) / np.sqrt(8)
+    for obs in ("f", "Phi"):
+        slope = np.log(mse[obs, 512] / mse[obs, 64]) / np.log(8)
+        slope_se = np.hypot(se[obs, 64] / mse[obs, 64], se[obs, 512] / mse[obs, 512]) / np.log(8)
+        assert mse[obs, 64] - mse[obs, 512] > 3 * np.hypot(se[obs, 64], se[obs, 512]), (obs, mse, se)
+        assert abs(slope + 1) < max(0.3, 3 * slope_se), (obs, slope, slope_se, mse, se)
 
 
 BAD = [
@@ -203,6 +207,9 @@ def test_depth_correction_above_tolerance_raises_or_warns(erf_extrap):
 @pytest.mark.slow
 def test_slope_study_finite_network_to_nfd():
     # N ∈ {64…1024} at L = 8 and L ∈ {2…64} at N = 1024, 8 seeds: fitted slopes −1 ± 0.3.
+    # Also the final-layer kernel (N and L) and the loss trajectory (L only: against N its slope is
+    # −0.47 ± 0.30, not resolved; docs/theory/depth.md §8). Measured: kernel −0.76 ± 0.10 (N),
+    # −0.71 ± 0.05 (L); loss −0.78 ± 0.03 (L).
     ds = nfd_convergence_experiment()
-    assert abs(ds.attrs["slope_N"] + 1) < 0.3, ds.attrs
-    assert abs(ds.attrs["slope_L"] + 1) < 0.3, ds.attrs
+    for key in ("slope_N", "slope_L", "slope_N_kernel", "slope_L_kernel", "slope_L_loss"):
+        assert abs(ds.attrs[key] + 1) < 0.3, (key, ds.attrs)

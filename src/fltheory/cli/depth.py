@@ -1,4 +1,4 @@
-"""``fltheory depth {kernel,gap,gap-scaling,covariance,fig2}``: the experiments of issues #7 and #15
+"""``fltheory depth {kernel,gap,gap-scaling,covariance,fig2,nfd-convergence}``: the experiments of issues #7 and #15
 (docs/theory/depth.md)."""
 from __future__ import annotations
 
@@ -145,6 +145,34 @@ def fig2(profile: str = typer.Option("small", help="sizes: small (seconds) | med
               phi=phi, split_seed=split_seed, seed=seed)
     for line in fig2_summary(ds):
         typer.echo(line)
+
+
+@depth_app.command("nfd-convergence")
+def nfd_convergence(n: List[int] = typer.Option([64, 128, 256, 512, 1024], "--n", help="widths N (repeat the option)"),
+                    l: List[int] = typer.Option([2, 4, 8, 16, 32, 64], "--l", help="depths L (repeat the option)"),
+                    l_for_n: int = typer.Option(8, help="depth L of the sweep over N"),
+                    n_for_l: int = typer.Option(1024, help="width N of the networks in the sweep over L"),
+                    seeds: int = typer.Option(8, help="networks per point (≥ 2)"),
+                    steps: int = typer.Option(10, help="full-batch GD steps (≤ 50)"),
+                    lr: float = typer.Option(0.05, help="learning rate η₀ (muP-scaled)"),
+                    phi: str = typer.Option("erf", help="activation: linear | tanh | erf | relu"),
+                    particles: int = typer.Option(4096, help="NFD particles per replica (even)"),
+                    replicas: int = typer.Option(4, help="NFD replicas (their spread is the s.e.)"),
+                    l_nfd: int = typer.Option(32, help="depth of the NFD reference (Richardson from l_nfd/2)"),
+                    seed: int = typer.Option(0, help="seed of the data, the networks and the NFD"),
+                    out: Optional[Path] = typer.Option(None, "--out",
+                                                       help="output directory (default ./fltheory-out/depth-nfd-convergence)")):
+    """Issue #15 part 2: finite depth-muP ResNet → NFD, errors against N and L with fitted slopes."""
+    from ..depth.nfd_convergence import nfd_convergence_experiment
+    from ..depth.plots import plot_nfd_convergence
+
+    ds = _run("nfd-convergence", len(n) + len(l), nfd_convergence_experiment, plot_nfd_convergence, out, Ns=n, Ls=l,
+              L_for_N=l_for_n, N_for_L=n_for_l, n_seeds=seeds, phi=phi, lr=lr, steps=steps, n_particles=particles,
+              replicas=replicas, L_nfd=l_nfd, seed=seed)
+    for suf, lab in (("", "predictor"), ("_loss", "loss trajectory"), ("_kernel", "final-layer kernel")):
+        typer.echo(f"{lab}: slope vs N = {ds.attrs['slope_N' + suf]:.2f} +- {ds.attrs['slope_N' + suf + '_se']:.2f}, "
+                   f"deviation slope vs L (N = inf schemes) = {ds.attrs['slope_L' + suf]:.2f} +- "
+                   f"{ds.attrs['slope_L' + suf + '_se']:.2f} (target -1 +- 0.3)")
 
 
 def register(app: typer.Typer) -> None:

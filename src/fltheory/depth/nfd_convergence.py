@@ -82,6 +82,18 @@ def _rel_sq(f, ref):
     return float(np.sum((f - f[:1] - ref) ** 2) / np.sum(ref**2))
 
 
+def _rel(a, ref):
+    """‖a − ref‖² / ‖ref‖² (any shape)."""
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    return float(np.sum((a - ref) ** 2) / np.sum(ref**2))
+
+
+def _net_loss(f, y):
+    """Train-loss trajectory (1/2P) Σ_μ (f_μ(k) − y_μ)² of a :func:`train_record` predictor ``f[steps+1, P+P_test]``."""
+    P = y.shape[0]
+    return 0.5 * np.mean((f[:, :P] - y) ** 2, axis=1)
+
+
 def _slope_fit(x, y, se):
     """Weighted least-squares slope of log y on log x (weights from the s.e. of log y) and its s.e."""
     x, y, se = np.log(np.asarray(x, float)), np.asarray(y, float), np.asarray(se, float)
@@ -111,9 +123,17 @@ def nfd_convergence_experiment(Ns: Sequence[int] = (64, 128, 256, 512, 1024), Ls
     - ``err_net_L[L]`` = ‖mean_seeds f_net(N_for_L, L) − f_NFD(∞)‖²/‖f‖²: the network itself, whose
       error follows err_L until the width floor (``err_net_L_se``).
 
+    The same for the two other observables of the issue, the **loss trajectory** (train loss at every
+    step, the network's own loss including its f(0)) and the **final-layer feature kernel**
+    Φ = ⟨φ(h_L)φ(h_L)ᵀ⟩ on the train inputs after the last step: ``err_N_loss``/``err_N_kernel`` (with
+    ``_se`` over seeds) and ``err_L_loss``/``err_L_kernel`` (the depth-L schemes against the
+    extrapolated NFD; ``err_L_loss_se`` from the paired replicas; the kernel has no replica s.e., its
+    fit is unweighted with the error inflated by the reduced χ²).
+
     Attributes: ``slope_N`` ± ``slope_N_se`` and ``slope_L`` ± ``slope_L_se`` (weighted log–log fits;
     err_L is a squared error of an O(1/L) deviation, so its slope is −2 and ``slope_L`` reports half of
-    it: the slope of the deviation itself).
+    it: the slope of the deviation itself); ``slope_N_loss``, ``slope_N_kernel``, ``slope_L_loss``,
+    ``slope_L_kernel`` (each with ``_se``) likewise.
     """
     Ns, Ls = _ints("Ns", Ns), _ints("Ls", Ls)
     L_for_N, N_for_L = positive_int("L_for_N", L_for_N), positive_int("N_for_L", N_for_L)
@@ -133,23 +153,35 @@ def nfd_convergence_experiment(Ns: Sequence[int] = (64, 128, 256, 512, 1024), Ls
     # width: networks at L_for_N against the infinite-width scheme of the same depth
     ref_N = solve_nfd(task, L=L_for_N, extrapolate=False, **nfd_kw)
     fN = ff(ref_N)
+    yP = np.asarray(task.y, np.float64)
     errN, errN_se = [], []
+    errNo = {"loss": ([], []), "kernel": ([], [])}
     for N in Ns:
         cfg = ResNetConfig(N=N, L=L_for_N, D=D, phi=phi)
-        e = [_rel_sq(train_record(jax.random.fold_in(key, 1000 * N + s), cfg, task, steps, lr)[0], fN)
-             for s in range(n_seeds)]
+        recs = [train_record(jax.random.fold_in(key, 1000 * N + s), cfg, task, steps, lr) for s in range(n_seeds)]
+        e = [_rel_sq(f, fN) for f, _ in recs]
         errN.append(np.mean(e))
         errN_se.append(np.std(e, ddof=1) / np.sqrt(n_seeds))
+        for name, ee in (("loss", [_rel(_net_loss(f, yP), ref_N.train_loss) for f, _ in recs]),
+                         ("kernel", [_rel(Phi, ref_N.Phi[-1]) for _, Phi in recs])):
+            errNo[name][0].append(np.mean(ee))
+            errNo[name][1].append(np.std(ee, ddof=1) / np.sqrt(n_seeds))
         tick()
     # depth: the infinite-width schemes at L against the extrapolated NFD, and the network at N_for_L
     L_noise = int(np.lcm.reduce([*Ls, L_nfd]))  # one set of Brownian paths for every depth
     ref = solve_nfd(task, L=L_nfd, extrapolate=True, noise_depth=L_noise, **nfd_kw)
     fI = ff(ref)
     errL, errL_se, errNet, errNet_se = [], [], [], []
+    errLl, errLl_se, errLk = [], [], []
     for L in Ls:
         res = solve_nfd(task, L=L, extrapolate=False, noise_depth=L_noise, **nfd_kw)
         d = ff(res) - fI
         errL.append(float(np.sum(d**2) / np.sum(fI**2)))
+        dl = res.train_loss - ref.train_loss
+        errLl.append(_rel(res.train_loss, ref.train_loss))
+        var_l = (res.replicas - ref.replicas).var(0, ddof=1) / replicas
+        errLl_se.append(float(2 * np.sqrt(np.sum(dl**2 * var_l) + np.sum(var_l**2) / 2) / np.sum(ref.train_loss**2)))
+        errLk.append(_rel(res.Phi[-1], ref.Phi[-1]))
         # MC s.e. of the squared error, to first order 2|d|·s.e.(d); replica r of both solves shares its
         # Brownian paths, so s.e.(d) comes from the spread of the paired replica differences
         var_d = (res.f_replicas - ref.f_replicas).var(0, ddof=1) / replicas
@@ -165,13 +197,23 @@ def nfd_convergence_experiment(Ns: Sequence[int] = (64, 128, 256, 512, 1024), Ls
         tick()
     sN, sN_se = _slope_fit(Ns, errN, errN_se)
     sL2, sL2_se = _slope_fit(Ls, errL, errL_se)
+    more = {}
+    for name in ("loss", "kernel"):
+        more[f"slope_N_{name}"], more[f"slope_N_{name}_se"] = _slope_fit(Ns, *errNo[name])
+    for name, e, se in (("loss", errLl, errLl_se), ("kernel", errLk, np.zeros(len(Ls)))):
+        s2, s2_se = _slope_fit(Ls, e, se)
+        more[f"slope_L_{name}"], more[f"slope_L_{name}_se"] = s2 / 2, s2_se / 2
     ds = xr.Dataset(
         {"err_N": ("N", np.array(errN)), "err_N_se": ("N", np.array(errN_se)),
          "err_L": ("L", np.array(errL)), "err_L_se": ("L", np.array(errL_se)),
          "err_net_L": ("L", np.array(errNet)), "err_net_L_se": ("L", np.array(errNet_se)),
+         "err_N_loss": ("N", np.array(errNo["loss"][0])), "err_N_loss_se": ("N", np.array(errNo["loss"][1])),
+         "err_N_kernel": ("N", np.array(errNo["kernel"][0])), "err_N_kernel_se": ("N", np.array(errNo["kernel"][1])),
+         "err_L_loss": ("L", np.array(errLl)), "err_L_loss_se": ("L", np.array(errLl_se)),
+         "err_L_kernel": ("L", np.array(errLk)),
          "loss_nfd": ("step", ref.train_loss)},
         coords={"N": list(Ns), "L": list(Ls), "step": np.arange(steps + 1)},
-        attrs={"slope_N": sN, "slope_N_se": sN_se, "slope_L": sL2 / 2, "slope_L_se": sL2_se / 2,
+        attrs={"slope_N": sN, "slope_N_se": sN_se, "slope_L": sL2 / 2, "slope_L_se": sL2_se / 2, **more,
                "phi": phi, "lr": lr, "steps": steps, "P": P, "P_test": P_test, "D": D, "n_seeds": n_seeds,
                "L_for_N": L_for_N, "N_for_L": N_for_L, "n_particles": n_particles, "replicas": replicas,
                "L_nfd": L_nfd, "seed": seed,

@@ -176,3 +176,47 @@ def plot_gap_scaling(ds, path: Path, step: int | None = None) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+_NFD_OBS = (("", "predictor Δf(k)"), ("_loss", "train-loss trajectory"), ("_kernel", "final-layer kernel Φ"))
+
+
+def plot_nfd_convergence(ds, path: Path) -> Path:
+    """Issue #15 part 2: finite depth-muP ResNet → NFD. Left: relative squared error against the NFD
+    scheme of the same depth vs width N (seed mean ± s.e.) for the predictor, the loss trajectory and
+    the final-layer kernel, with a ∝ 1/N guide. Right: the infinite-width depth-L schemes against the
+    extrapolated NFD vs L (squared error, so a 1/L deviation is a ∝ 1/L² line), and the finite network
+    at width N_for_L (predictor), which sits on its width floor."""
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
+    N, L = ds.N.values, ds.L.values
+    for (suf, lab), mk in zip(_NFD_OBS, "osD"):
+        y = ds[f"err_N{suf}"].values
+        ax[0].errorbar(N, y, yerr=ds[f"err_N{suf}_se"].values, fmt=mk + "-", capsize=2,
+                       label=f"{lab}: slope {ds.attrs[f'slope_N{suf}']:.2f} ± {ds.attrs[f'slope_N{suf}_se']:.2f}")
+    y0 = float(ds.err_N.values[0])
+    ax[0].plot(N, y0 * N[0] / N, "k--", lw=0.8, label="∝ 1/N")
+    ax[0].set(xscale="log", yscale="log", xlabel=f"width N (L = {ds.L_for_N})",
+              ylabel="relative squared error vs NFD (same L)", title=f"{ds.n_seeds} seeds, {ds.steps} GD steps")
+    ax[0].set_xticks(N, [str(v) for v in N])
+    ax[0].minorticks_off()
+    ax[0].legend(fontsize=7)
+    for (suf, lab), mk in zip(_NFD_OBS, "osD"):
+        y = ds[f"err_L{suf}"].values
+        se = ds[f"err_L{suf}_se"].values if f"err_L{suf}_se" in ds else None
+        sl, sle = ds.attrs[f"slope_L{suf}"], ds.attrs[f"slope_L{suf}_se"]
+        ax[1].errorbar(L, y, yerr=se, fmt=mk + "-", capsize=2,
+                       label=f"N=∞ scheme, {lab}: deviation slope {sl:.2f} ± {sle:.2f}")
+    ax[1].errorbar(L, ds.err_net_L.values, yerr=ds.err_net_L_se.values, fmt="x:", color="grey", capsize=2,
+                   label=f"network N={ds.N_for_L}, predictor ({ds.n_seeds}-seed mean)")
+    y0 = float(ds.err_L.values[0])
+    ax[1].plot(L, y0 * (L[0] / L) ** 2, "k--", lw=0.8, label="∝ 1/L² (deviation ∝ 1/L)")
+    ax[1].set(xscale="log", yscale="log", xlabel="depth L", ylabel="relative squared error vs NFD (L → ∞)",
+              title=f"NFD: M={ds.n_particles} × {ds.replicas} replicas, reference L={ds.L_nfd} (Richardson)")
+    ax[1].set_xticks(L, [str(v) for v in L])
+    ax[1].minorticks_off()
+    ax[1].legend(fontsize=6)
+    fig.suptitle(f"finite depth-muP ResNet → NFD ({ds.phi}, η₀={ds.lr}, P={ds.P}+{ds.P_test} test)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
