@@ -91,6 +91,25 @@ def two_layer_priors(priors: Priors | None, *, sw2, sa2, kappa2, N: int, gamma: 
             positive("kappa2", kappa2))
 
 
+def depth_priors(priors: Priors | None, *, gu2=None, gw2=None) -> tuple:
+    """(gu2, gw2) for a depth-muP ResNet entry point (conventions §11) that takes either ``priors`` or
+    its own ``gu2``/``gw2`` (each defaulting to 1; a value given is returned as given, unconverted).
+
+    The depth module has no temperature (it trains by gradient descent), so ``priors.kappa`` is unused.
+    Its hidden weights are N(0, 1) entries scaled by the branch multiplier ``a`` (a multiplier, not a
+    prior variance: under training the two differ), so a ``priors.g2`` other than 1 is one error naming
+    ``priors`` rather than a silently ignored variance. Both ``priors`` and a name fail naming ``priors``."""
+    if priors is None:
+        return (1.0 if gu2 is None else gu2), (1.0 if gw2 is None else gw2)
+    priors = _checked(priors)
+    _not_both(gu2=gu2, gw2=gw2)
+    if priors.g2 != 1.0:
+        raise FLTheoryInputError(f"priors: g2 = {priors.g2:g}, but the depth-muP ResNet's hidden weights are "
+                                 "N(0, 1) scaled by the branch multiplier a (conventions §11); set the hidden "
+                                 "scale with a=... and leave g2 at 1")
+    return priors.gu2, priors.gw2
+
+
 def resolve_priors(priors: Priors | None, **named) -> tuple[float, ...]:
     """The shared names (``g2``, ``gu2``, ``gw2``, ``kappa``, in the order given) for an entry point that
     takes either ``priors`` or the names themselves (each defaulting to 1). Both at once fails naming
@@ -146,4 +165,4 @@ def sampler_kappa(priors: Priors | None, kappa, net) -> float:
     return priors.kappa
 
 
-__all__ = ["Priors", "as_priors", "resolve_priors", "sampler_kappa", "two_layer_priors"]
+__all__ = ["Priors", "as_priors", "depth_priors", "resolve_priors", "sampler_kappa", "two_layer_priors"]

@@ -8,14 +8,15 @@ Conventions: docs/conventions.md §11. Theory: docs/theory/depth.md.
   ``diagnostics``), its Euler recursion, Monte Carlo.
 - :mod:`.tangent` — infinite-width first-step kernels of the reused and decoupled modes.
 - :mod:`.training` — full-batch GD with either backward mode; feature–gradient covariance.
-- :mod:`.data` — the synthetic regression task.
+- :mod:`.data` — the synthetic regression task; :class:`RegressionTask` is the feed-forward view of a
+  one-step :class:`fltheory.tasks.Task` (``RegressionTask.from_task`` / ``.to_task()``).
 - :mod:`.experiments`, :mod:`.plots` — the experiments of issues #7 and #15 (gap, gap scaling).
 - :mod:`.fig2` — the seed paper's Fig. 2 analogue on scikit-learn's digits.
 - :mod:`.nfd` — the NFD (N → ∞ then L → ∞ limit of GD training), :func:`solve_nfd` → :class:`NFDResult`;
   :mod:`.nfd_convergence` — finite network → NFD against N and L.
 """
 from .backward import decoupled_matmul
-from .data import RegressionTask, teacher_task
+from .data import RegressionTask, as_regression_task, teacher_task
 from .experiments import covariance_experiment, gap_experiment, gap_scaling_experiment, kernel_experiment, train_pairs
 from .fig2 import digits_task, fig2_experiment
 from .kernel_ode import DepthKernel, depth_ode_kernel, empirical_kernels, input_kernel, recursion_kernel
@@ -27,7 +28,8 @@ from .tangent import deriv_kernel_map, empirical_tangent_kernels, linearised_los
 from .training import feature_gradient_covariance, train
 
 __all__ = [
-    "ARCHS", "DepthKernel", "MODES", "RegressionTask", "ResNetConfig", "covariance_experiment", "decoupled_matmul",
+    "ARCHS", "DepthKernel", "MODES", "RegressionTask", "ResNetConfig", "as_regression_task", "covariance_experiment",
+    "decoupled_matmul",
     "depth_ode_kernel", "deriv_kernel_map", "empirical_kernels", "empirical_tangent_kernels",
     "feature_gradient_covariance", "forward", "gap_experiment", "init_params", "input_kernel",
     "kernel_experiment", "linearised_losses", "recursion_kernel", "tangent_kernels", "teacher_task", "train",

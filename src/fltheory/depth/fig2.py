@@ -30,6 +30,7 @@ import xarray as xr
 
 from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..io import describe
+from ..tasks import Task
 from .data import RegressionTask
 from .experiments import DEFAULT_A, _ints, _seed, _seed_keys, branch_multipliers, train_pairs
 from .model import ARCHS, MODES, ResNetConfig
@@ -67,7 +68,7 @@ def digits_task(P: int = 512, P_test: int = 512, split_seed: int = 0) -> Regress
     sd = np.where(sd > 0, sd, 1.0)
     Z = (X - mu) / sd
     y = np.where(labels >= 5, 1.0, -1.0)
-    return RegressionTask(Z[tr], y[tr], Z[te], y[te])
+    return RegressionTask.from_task(Task.from_static(Z[tr], y[tr], Z[te], y[te]))
 
 
 def resolve_profile(profile: str = "small", **overrides) -> dict:

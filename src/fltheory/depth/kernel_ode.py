@@ -28,13 +28,16 @@ from .._validate import FLTheoryInputError, finite_array, positive, positive_int
 from ..activations import get_activation
 from ..diagnostics import Diagnostics
 from ..gaussian import kernel_map
+from ..priors import Priors, depth_priors
 from .model import ResNetConfig, forward, init_params
 
 
-def input_kernel(X, gu2: float = 1.0):
-    """Σ_0 = g_u² X Xᵀ / D for inputs ``X[P, D]`` (input layer h_0 = U x/√D, conventions §11)."""
+def input_kernel(X, gu2: float | None = None, *, priors: Priors | None = None):
+    """Σ_0 = g_u² X Xᵀ / D for inputs ``X[P, D]`` (input layer h_0 = U x/√D, conventions §11).
+
+    ``gu2`` (default 1) or ``priors`` (its ``gu2``; not both, see :func:`fltheory.priors.depth_priors`)."""
     X = finite_array("X", X, ndim=2)
-    gu2 = positive("gu2", gu2)
+    gu2 = positive("gu2", depth_priors(priors, gu2=gu2)[0])
     X = jnp.asarray(X)
     return gu2 * X @ X.T / X.shape[1]
 
@@ -86,16 +89,19 @@ def _solve_depth_ode(S0, a, ts, t1, *, phi, rtol, atol, max_steps):
     return sol.ys, sol.result, sol.stats["num_accepted_steps"]
 
 
-def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float = 1.0, ts=(1.0,), rtol: float = 1e-10,
-                     atol: float = 1e-12, max_steps: int = 100_000, throw: bool = True) -> DepthKernel:
+def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float | None = None, ts=(1.0,), rtol: float = 1e-10,
+                     atol: float = 1e-12, max_steps: int = 100_000, throw: bool = True, *,
+                     priors: Priors | None = None) -> DepthKernel:
     """Solve dΣ_t/dt = a² kernel_map(φ, Σ_t) from Σ_0 = g_u² X Xᵀ/D; Σ at ``ts`` as a :class:`DepthKernel`.
 
     Solved with diffrax (Tsit5, adaptive steps, tolerances ``rtol``/``atol``, at most ``max_steps``
     steps), in float64; ``result.Sigma`` is ``[len(ts), P, P]``. If the solver fails (e.g.
     ``max_steps`` reached) raises :class:`~fltheory.ConvergenceError`; with ``throw=False`` (an explicit
     opt-in) it warns (:class:`~fltheory.ConvergenceWarning`) and returns the result with
-    ``diagnostics.converged = False`` (the times it did not reach hold ``inf``).
+    ``diagnostics.converged = False`` (the times it did not reach hold ``inf``). ``gu2`` (default 1) or
+    ``priors`` (its ``gu2``; not both, :func:`fltheory.priors.depth_priors`).
     """
+    gu2 = depth_priors(priors, gu2=gu2)[0]
     a = positive("a", a)
     get_activation(phi)  # the name (or callable) is checked here, before anything is solved
     ts = finite_array("ts", ts, ndim=1)
@@ -124,12 +130,15 @@ def depth_ode_kernel(X, phi="relu", a: float = 1.0, gu2: float = 1.0, ts=(1.0,),
     return DepthKernel(Sigma=Sigma, ts=ts, diagnostics=diagnostics)
 
 
-def recursion_kernel(X, phi="relu", a: float = 1.0, L: int = 8, gu2: float = 1.0, arch: str = "depth_mup"):
+def recursion_kernel(X, phi="relu", a: float = 1.0, L: int = 8, gu2: float | None = None, arch: str = "depth_mup",
+                     *, priors: Priors | None = None):
     """Infinite-width kernels of the finite-depth network, Σ_0..Σ_L as ``[L+1, P, P]``.
 
     Σ_ℓ = s² Σ_{ℓ−1} + c_L² kernel_map(φ, Σ_{ℓ−1}) with (s, c_L) from the architecture
-    (conventions §11); for ``depth_mup`` this is forward Euler for :func:`depth_ode_kernel`.
+    (conventions §11); for ``depth_mup`` this is forward Euler for :func:`depth_ode_kernel`. ``gu2``
+    (default 1) or ``priors`` (its ``gu2``; not both, :func:`fltheory.priors.depth_priors`).
     """
+    gu2 = depth_priors(priors, gu2=gu2)[0]
     L = positive_int("L", L)
     cfg = ResNetConfig(N=1, L=L, D=1, phi=phi if isinstance(phi, str) else "linear", arch=arch, a=a, gu2=gu2)
     S0 = input_kernel(X, gu2)

@@ -19,13 +19,14 @@ independent draw it is the "decoupled" mode of the issue (see :mod:`fltheory.dep
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 
 import jax
 import jax.numpy as jnp
 
 from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..activations import get_activation
+from ..priors import Priors, depth_priors
 from .backward import decoupled_matmul
 
 ARCHS = ("depth_mup", "mup_resnet", "dnn")
@@ -37,7 +38,11 @@ class ResNetConfig:
     """Static description of a network (hashable, so it can be a jit static argument).
 
     ``arch``: one of ``depth_mup``, ``mup_resnet``, ``dnn`` (table in the module docstring).
-    ``a``: branch multiplier; ``gu2``/``gw2``: input and readout prior variances (conventions §3).
+    ``a``: branch multiplier; ``gu2``/``gw2``: input and readout prior variances (conventions §3; default 1).
+    ``priors``: a :class:`fltheory.Priors` instead of ``gu2``/``gw2`` (not both: one error naming
+    ``priors``); its ``kappa`` is unused (gradient descent) and its ``g2`` must be 1, the hidden scale
+    being the multiplier ``a`` (:func:`fltheory.priors.depth_priors`). It is not stored: the config holds
+    the resolved ``gu2``/``gw2``, so equal networks compare and hash equal however they were stated.
     """
 
     N: int
@@ -46,10 +51,14 @@ class ResNetConfig:
     phi: str = "relu"
     arch: str = "depth_mup"
     a: float = 1.0
-    gu2: float = 1.0
-    gw2: float = 1.0
+    gu2: float | None = None
+    gw2: float | None = None
+    priors: InitVar[Priors | None] = None
 
-    def __post_init__(self):
+    def __post_init__(self, priors):
+        gu2, gw2 = depth_priors(priors, gu2=self.gu2, gw2=self.gw2)
+        object.__setattr__(self, "gu2", gu2)
+        object.__setattr__(self, "gw2", gw2)
         positive_int("N", self.N)
         positive_int("L", self.L)
         positive_int("D", self.D)

@@ -46,6 +46,8 @@ from .._validate import (FLTheoryInputError, choice, finite_array, positive, pos
                          report_nonconvergence)
 from ..activations import get_activation
 from ..diagnostics import Diagnostics
+from ..priors import Priors, depth_priors
+from .data import as_regression_task
 from .model import ARCHS
 
 POPULATIONS = ("random", "basis")
@@ -300,15 +302,18 @@ def _losses(f, y, P):
     return 0.5 * np.mean((f[:, :P] - y[:P]) ** 2, axis=1), 0.5 * np.mean((f[:, P:] - y[P:]) ** 2, axis=1)
 
 
-def solve_nfd(task, *, steps: int = 20, lr: float = 0.05, phi: str = "erf", a: float = 1.0, gu2: float = 1.0,
-              gw2: float = 1.0, L: int = 8, n_particles: int = 1024, replicas: int = 4, extrapolate: bool = True,
+def solve_nfd(task, *, steps: int = 20, lr: float = 0.05, phi: str = "erf", a: float = 1.0,
+              gu2: float | None = None, gw2: float | None = None, priors: Priors | None = None, L: int = 8,
+              n_particles: int = 1024, replicas: int = 4, extrapolate: bool = True,
               coupling: bool = True, population: str = "random", arch: str = "depth_mup", seed: int = 0,
               noise_depth: int | None = None, depth_tol: float = 0.25, control_variate: bool = False,
               throw: bool = True) -> NFDResult:
     """Solve the NFD of full-batch GD (η₀ = ``lr``, muP convention of :func:`fltheory.depth.train`).
 
-    ``task``: a :class:`~fltheory.depth.RegressionTask` (P ≤ 16 train inputs; keep ``P_test`` small, every
-    test input is carried along the whole path). ``L``: depth steps of the finest solve (the
+    ``task``: a :class:`~fltheory.depth.RegressionTask` or a one-step :class:`fltheory.tasks.Task` (read
+    through :meth:`~fltheory.tasks.Task.static`; P ≤ 16 train inputs; keep ``P_test`` small, every
+    test input is carried along the whole path). Priors: ``gu2``, ``gw2`` (default 1) or ``priors`` (not
+    both; :func:`fltheory.priors.depth_priors`). ``L``: depth steps of the finest solve (the
     infinite-width network of depth L is its Euler scheme); with ``extrapolate`` the result is the
     Richardson extrapolation 2X(L) − X(L/2) to L = ∞ (``L`` even). ``n_particles`` (M, even): single-site
     paths per replica; ``replicas`` independent populations give the Monte-Carlo error (their mean is
@@ -340,6 +345,7 @@ def solve_nfd(task, *, steps: int = 20, lr: float = 0.05, phi: str = "erf", a: f
     act = get_activation(phi)
     if not isinstance(phi, str):
         raise FLTheoryInputError("phi: solve_nfd needs an activation name (str)")
+    gu2, gw2 = depth_priors(priors, gu2=gu2, gw2=gw2)
     a, gu2, gw2 = positive("a", a), positive("gu2", gu2), positive("gw2", gw2)
     L = positive_int("L", L, minimum=2 if extrapolate else 1)
     if extrapolate and L % 2:
@@ -356,6 +362,7 @@ def solve_nfd(task, *, steps: int = 20, lr: float = 0.05, phi: str = "erf", a: f
     depth_tol = positive("depth_tol", depth_tol)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise FLTheoryInputError(f"seed: expected an integer, got {seed!r}")
+    task = as_regression_task(task)
     X = finite_array("task.X", task.X, ndim=2)
     Xt = finite_array("task.X_test", task.X_test, ndim=2)
     y = finite_array("task.y", task.y, ndim=1)

@@ -24,7 +24,7 @@ import xarray as xr
 
 from .._validate import FLTheoryInputError, finite_array, positive, positive_int
 from ..activations import get_activation
-from .data import teacher_task
+from .data import as_regression_task, teacher_task
 from .model import ResNetConfig, forward, init_params
 from .nfd import solve_nfd
 
@@ -55,10 +55,12 @@ def train_record(key, cfg: ResNetConfig, task, steps: int = 20, lr: float = 0.05
 
     ``f[k]`` is the predictor on the train then test inputs after k steps (same convention as
     :class:`~fltheory.depth.nfd.NFDResult`); ``Phi`` is φ(h_L)·φ(h_L)ᵀ/N on the train inputs after the last
-    step. A non-finite predictor raises one :class:`~fltheory.FLTheoryInputError` naming ``lr``.
+    step. ``task``: a :class:`~fltheory.depth.RegressionTask` or a one-step :class:`fltheory.tasks.Task`.
+    A non-finite predictor raises one :class:`~fltheory.FLTheoryInputError` naming ``lr``.
     """
     steps = positive_int("steps", steps)
     lr = positive("lr", lr)
+    task = as_regression_task(task)
     X_all = jnp.asarray(np.concatenate([np.asarray(task.X), np.asarray(task.X_test)]), jnp.float64)
     f, Phi = _train_record(key, X_all, jnp.asarray(task.y, jnp.float64), jnp.float64(lr), cfg, steps)
     f, Phi = np.asarray(f), np.asarray(Phi)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..activations import get_activation
+from .data import as_regression_task
 from .model import MODES, ResNetConfig, forward, init_params
 
 
@@ -82,7 +83,9 @@ def train(key, cfg: ResNetConfig, task, mode: str = "reused", steps: int = 100, 
           cov_layers=(), n_cov: int = 4, dtype=jnp.float32):
     """Train one network by full-batch GD and return its history.
 
-    ``key`` fixes the forward initialisation (U, W(0), w) — identical for both modes — and, in
+    ``task``: a :class:`~fltheory.depth.RegressionTask` or a one-step :class:`fltheory.tasks.Task`
+    (:func:`~fltheory.depth.data.as_regression_task`). ``key`` fixes the forward initialisation (U, W(0), w)
+    — identical for both modes — and, in
     ``"decoupled"`` mode, the independent backward initialisation W̃(0). ``lr`` is η₀ (the update is
     η₀ N ∂ℓ/∂θ). Returns a dict of numpy arrays: ``train_loss[steps+1]``, ``test_loss[steps+1]``
     (entry k is the loss after k steps) and, when ``cov_layers`` is given, ``cov_min_eig`` and
@@ -100,6 +103,7 @@ def train(key, cfg: ResNetConfig, task, mode: str = "reused", steps: int = 100, 
         if not 0 <= l <= cfg.L:
             raise FLTheoryInputError(f"cov_layers: layer {l} outside 0..{cfg.L}")
     params, frozen = init_params(key, cfg, mode=mode, dtype=dtype)
+    task = as_regression_task(task)
     X, y = jnp.asarray(task.X, dtype), jnp.asarray(task.y, dtype)
     Xt, yt = jnp.asarray(task.X_test, dtype), jnp.asarray(task.y_test, dtype)
     _, hist, final = _train(params, frozen, X, y, Xt, yt, jnp.asarray(lr, dtype), cfg, steps,

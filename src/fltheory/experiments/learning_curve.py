@@ -25,12 +25,13 @@ Order parameters returned by every method (keys of the point dict):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from .._validate import FLTheoryInputError, choice, positive, positive_int
 from ..models.parametrization import readout_exponent
+from ..priors import Priors, two_layer_priors
 from ..two_layer.ard import ard_update, relevance_ratio
 from ..two_layer.empirical import check_hyperprior, solve_empirical_mf
 from ..two_layer.features import ParityOverlaps, SingleIndexOverlaps, subsets_up_to, walsh
@@ -189,7 +190,23 @@ LEARNING_CURVE_OUTPUTS = {
 }
 
 
-def check_learning_curve(*, P, method, **kw) -> None:
+def _config(size: str, priors: Priors | None, kw: dict) -> LearningCurveConfig:
+    """The :class:`LearningCurveConfig` of ``size`` updated by ``kw``; with ``priors``, its ``sw2``, ``sa2``,
+    ``kappa2`` are the priors in the two-layer names (:meth:`fltheory.Priors.two_layer` at the config's N
+    and γ; they replace the preset's), and one of those names in ``kw`` as well is one error naming
+    ``priors``."""
+    unknown = set(kw) - set(LearningCurveConfig.__dataclass_fields__)
+    if unknown:
+        raise FLTheoryInputError(f"{sorted(unknown)[0]}: unknown parameter of learning_curve_point")
+    if priors is None:
+        return LearningCurveConfig(**{**SIZES[size], **kw})
+    named = {k: kw.pop(k, None) for k in ("sw2", "sa2", "kappa2")}
+    cfg = LearningCurveConfig(**{**SIZES[size], **kw})
+    sw2, sa2, kappa2 = two_layer_priors(priors, **named, N=cfg.N, gamma=cfg.gamma)
+    return replace(cfg, sw2=sw2, sa2=sa2, kappa2=kappa2)
+
+
+def check_learning_curve(*, P, method, priors=None, **kw) -> None:
     """Parameters of :func:`learning_curve_point`: its own first
     steps, up to building (and so validating) the :class:`LearningCurveConfig`."""
     positive_int("P", P)
@@ -197,17 +214,15 @@ def check_learning_curve(*, P, method, **kw) -> None:
     size = kw.pop("size", "default")
     choice("size", size, tuple(SIZES))
     kw.pop("progress", None)
-    unknown = set(kw) - set(LearningCurveConfig.__dataclass_fields__)
-    if unknown:
-        raise FLTheoryInputError(f"{sorted(unknown)[0]}: unknown parameter of learning_curve_point")
     try:
-        LearningCurveConfig(**{**SIZES[size], **kw})
+        _config(size, priors, kw)
     except TypeError as exc:  # e.g. a wrongly typed field the dataclass cannot compare
         raise FLTheoryInputError(f"invalid LearningCurveConfig ({exc})") from None
 
 
 @declare(outputs=LEARNING_CURVE_OUTPUTS, validate=check_learning_curve)
-def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[str, float]:
+def learning_curve_point(*, P: int, method: str, seed: int = 0, priors: Priors | None = None,
+                         **kw) -> dict[str, float]:
     """One point of the learning curve: ``method`` ∈ :data:`METHODS` at training size P.
 
     ``kw`` are fields of :class:`LearningCurveConfig` (plus ``size`` = small|default|full for the
@@ -220,16 +235,16 @@ def learning_curve_point(*, P: int, method: str, seed: int = 0, **kw) -> dict[st
     ``test_mse`` are measured on the same held-out inputs with the estimator used for SGLD. Extra
     outputs: ``m_target_se`` (Monte Carlo, from the spread of the last fixed-point iterates),
     ``train_mse``, ``n_iter``.
+
+    Priors: the two-layer names ``sw2``, ``sa2``, ``kappa2`` in ``kw`` (conventions §9), or from Python
+    ``priors`` (a :class:`fltheory.Priors`, translated at the config's N and γ; not both).
     """
     P = positive_int("P", P)
     method = choice("method", method, METHODS)
     size = kw.pop("size", "default")
     choice("size", size, tuple(SIZES))
     progress = kw.pop("progress", False)
-    unknown = set(kw) - set(LearningCurveConfig.__dataclass_fields__)
-    if unknown:
-        raise FLTheoryInputError(f"{sorted(unknown)[0]}: unknown parameter of learning_curve_point")
-    cfg = LearningCurveConfig(**{**SIZES[size], **kw})
+    cfg = _config(size, priors, kw)
     nan = float("nan")
     if method in ("mf", "mf_ard"):
         res = solve_mean_field(cfg.model(), P=P, kappa2=cfg.kappa2, N=cfg.N, gamma=cfg.gamma, sa2=cfg.sa2,

@@ -32,6 +32,7 @@ import numpy as np
 from ..activations import get_activation
 from ..gaussian import kernel_map
 from .._validate import FLTheoryInputError, choice, positive, positive_int
+from ..priors import Priors, as_priors
 from ..sweep.registry import declare
 
 
@@ -78,12 +79,21 @@ NNGP_DEPTH_OUTPUTS = {
 }
 
 
-def check_nngp_depth(*, depth, g2, phi, gu2, gw2, P, P_test, D, teacher_width, ridge, width,
-                     input_every_layer, **_) -> None:
-    """Parameters of :func:`nngp_depth_point` (which calls this first)."""
+#: the ridge (= κ, conventions §5) of :func:`nngp_depth_point` when neither ``ridge`` nor ``priors`` is given
+DEFAULT_RIDGE = 1e-3
+
+
+def check_nngp_depth(*, depth, g2=None, phi, gu2=None, gw2=None, P, P_test, D, teacher_width, ridge=None, width,
+                     input_every_layer, priors=None, **_) -> None:
+    """Parameters of :func:`nngp_depth_point` (which calls this first); ``None``: not given (``g2`` is
+    required unless ``priors`` is given)."""
     positive_int("depth", depth)
+    if g2 is None and priors is None:
+        raise FLTheoryInputError("g2: required (the hidden-weight prior variance, conventions §3), or pass "
+                                 "priors=Priors(g2=...)")
     for name, value in (("g2", g2), ("gu2", gu2), ("gw2", gw2), ("ridge", ridge)):
-        positive(name, value)
+        if value is not None:
+            positive(name, value)
     for name, value in (("P", P), ("P_test", P_test), ("D", D), ("teacher_width", teacher_width)):
         positive_int(name, value)
     positive_int("width", width, minimum=0)
@@ -93,16 +103,25 @@ def check_nngp_depth(*, depth, g2, phi, gu2, gw2, P, P_test, D, teacher_width, r
 
 
 @declare(outputs=NNGP_DEPTH_OUTPUTS, validate=check_nngp_depth)
-def nngp_depth_point(*, depth: int, g2: float, phi: str = "erf", gu2: float = 1.0, gw2: float = 1.0,
-                     P: int = 64, P_test: int = 256, D: int = 16, teacher_width: int = 4,
-                     ridge: float = 1e-3, width: int = 256, input_every_layer: bool = False,
-                     seed: int = 0) -> dict[str, float]:
+def nngp_depth_point(*, depth: int, g2: float | None = None, phi: str = "erf", gu2: float | None = None,
+                     gw2: float | None = None, P: int = 64, P_test: int = 256, D: int = 16, teacher_width: int = 4,
+                     ridge: float | None = None, width: int = 256, input_every_layer: bool = False,
+                     priors: Priors | None = None, seed: int = 0) -> dict[str, float]:
     """One grid point of the ``nngp-depth`` sweep (see the module docstring). Its parameter checks,
-    :func:`check_nngp_depth`, also run on every point when a spec loads."""
+    :func:`check_nngp_depth`, also run on every point when a spec loads.
+
+    Priors: ``g2`` (required), ``gu2``, ``gw2`` (default 1) and the kernel-regression ridge ``ridge`` (the
+    temperature κ of conventions §5, default :data:`DEFAULT_RIDGE`), or from Python ``priors`` (its ``g2``,
+    ``gu2``, ``gw2`` and ``kappa`` as the ridge); a name beside ``priors`` is one error naming ``priors``."""
     check_nngp_depth(depth=depth, g2=g2, phi=phi, gu2=gu2, gw2=gw2, P=P, P_test=P_test, D=D,
-                     teacher_width=teacher_width, ridge=ridge, width=width, input_every_layer=input_every_layer)
+                     teacher_width=teacher_width, ridge=ridge, width=width, input_every_layer=input_every_layer,
+                     priors=priors)
     depth, P, P_test, D, teacher_width, width = (int(v) for v in (depth, P, P_test, D, teacher_width, width))
-    g2, gu2, gw2, ridge = (float(v) for v in (g2, gu2, gw2, ridge))
+    if priors is not None and ridge is not None:
+        raise FLTheoryInputError("priors: pass either priors or ridge (its kappa), not both")
+    pr = as_priors(priors, Priors(g2=1.0 if g2 is None else g2, kappa=DEFAULT_RIDGE), g2=g2, gu2=gu2, gw2=gw2)
+    g2, gu2, gw2 = pr.g2, pr.gu2, pr.gw2
+    ridge = pr.kappa if ridge is None else float(ridge)
 
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((P + P_test, D))

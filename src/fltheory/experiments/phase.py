@@ -37,23 +37,18 @@ _PRIOR_NAMES = ("g2", "gu2", "gw2", "kappa")
 
 
 def _theory_kw(priors: Priors | None, theory_kw: dict) -> dict:
-    """``DEFAULT_THEORY`` updated by ``theory_kw``, its four prior names taken from ``priors`` when given
-    (then a prior name in ``theory_kw`` as well is one error naming ``priors``)."""
+    """The resolved theory options: ``DEFAULT_THEORY`` updated by ``theory_kw``, the four prior names
+    taken from ``priors`` when given (then a prior name in ``theory_kw`` as well is one error naming
+    ``priors``), else from ``theory_kw`` over :data:`DEFAULT_PRIORS`, each validated by name.
+
+    The one place this module resolves priors: every entry point calls it at its boundary, and passing
+    its result on (``**kw``) resolves to the same dict again."""
     rest = {k: v for k, v in theory_kw.items() if k not in _PRIOR_NAMES}
     named = {k: theory_kw[k] for k in _PRIOR_NAMES if k in theory_kw}
     if priors is None and not named:
         return {**DEFAULT_THEORY, **rest}  # nothing to resolve: the defaults, untouched
     pr = as_priors(priors, DEFAULT_PRIORS, **named)
     return {**DEFAULT_THEORY, **rest, **pr.as_dict()}
-
-
-def _with_priors(priors: Priors | None, theory_kw: dict) -> dict:
-    """``theory_kw`` with the fields of ``priors`` as the four names (resolved once at the boundary);
-    a prior name given beside ``priors`` is one error naming ``priors``."""
-    if priors is None:
-        return dict(theory_kw)
-    named = {k: theory_kw[k] for k in _PRIOR_NAMES if k in theory_kw}
-    return {**theory_kw, **as_priors(priors, None, **named).as_dict()}
 
 
 def make_task_fn(**task_kw):
@@ -203,7 +198,7 @@ def check_phase(*, signal, arch, N, n_chains, relaxation_times, **kw) -> None:
 
 @declare(outputs=PHASE_OUTPUTS, validate=check_phase)
 def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains: int = 4,
-                relaxation_times: float = 0.0, **kw) -> dict[str, float]:
+                relaxation_times: float = 0.0, priors: Priors | None = None, **kw) -> dict[str, float]:
     """Sweep point function (issue #8): theory (and Langevin if ``N > 0``) at one signal.
 
     Returns ``q_theory``, ``outlier_theory`` (NaN when W/√N has no outlier: below the transition and
@@ -212,12 +207,14 @@ def phase_point(*, signal: float, arch: str, N: int = 0, seed: int = 0, n_chains
     (larger action). ``kw`` may hold task options (P, P_test, T, D, teacher, inputs) and theory
     options (phi, g2, gu2, gw2, kappa); the task seed is ``seed``. Langevin: ``n_chains`` chains,
     burn-in ``relaxation_times`` prior relaxation times (0: the :func:`simulation_point` default).
+    ``priors``: a :class:`fltheory.Priors` instead of the four names (Python callers; not both, one error
+    naming ``priors``), as in :func:`theory_sweep`.
     """
     choice("arch", arch, ("rnn", "dnn"))
     positive("signal", signal, allow_zero=True)
     task_kw = {k: kw.pop(k) for k in list(kw) if k in ("P", "P_test", "T", "D", "teacher", "inputs")}
     task_kw["seed"] = int(seed)
-    theory_kw = {**DEFAULT_THEORY, **kw}
+    theory_kw = _theory_kw(priors, kw)
     grid = np.linspace(0.0, float(signal), 5)[1:] if signal > 0 else np.array([0.0])
     if arch == "rnn":
         th = theory_sweep(grid, task_kw=task_kw, **theory_kw)
@@ -252,7 +249,7 @@ def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] 
     import xarray as xr
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    theory_kw = _with_priors(priors, theory_kw)
+    theory_kw = _theory_kw(priors, theory_kw)
 
     signals = np.linspace(0.25, 6.0, 24) if signals is None else finite_array("signals", signals, ndim=1)
     if np.any(signals < 0):
@@ -293,7 +290,7 @@ def phase_diagram(signals: Sequence[float] | None = None, widths: Sequence[int] 
         ds = ds.assign_coords(width=list(widths), arch=["rnn", "dnn"], sim_signal=sim_signals)
     cfg = {**DEFAULT_TASK, **(task_kw or {})}
     ds.attrs.update({f"task_{k}": v for k, v in cfg.items()})
-    ds.attrs.update({**DEFAULT_THEORY, **theory_kw})
+    ds.attrs.update(theory_kw)  # resolved: DEFAULT_THEORY updated by the options and priors
     ds.attrs["seed"] = int(seed)
     ds.attrs["description"] = ("Endpoint task phase diagram: q = normalised lag-1 cross-time kernel, "
                                "outlier = |λ| of W/√N outside the disk of radius g (NaN: none), "
@@ -521,19 +518,23 @@ TRANSITION_OUTPUTS = {
 }
 
 
-def check_transition(*, T, P, D, kappa, y_max, n_grid, **_) -> None:
+def check_transition(*, T, P, D, kappa=None, y_max, n_grid, **_) -> None:
     """Parameters of :func:`transition_point` (``critical_signal``'s checks)."""
     for name, value in (("T", T), ("P", P), ("D", D)):
         positive_int(name, value)
-    positive("kappa", kappa)
+    if kappa is not None:
+        positive("kappa", kappa)
     positive("y_max", y_max)
     positive_int("n_grid", n_grid, minimum=2)
 
 
 @declare(outputs=TRANSITION_OUTPUTS, validate=check_transition)
-def transition_point(*, T: int = 3, P: int = 4, D: int = 6, kappa: float = 0.1, y_max: float = 6.0,
-                     n_grid: int = 12, task_seed: int = 0) -> dict:
+def transition_point(*, T: int = 3, P: int = 4, D: int = 6, kappa: float | None = None, y_max: float = 6.0,
+                     n_grid: int = 12, task_seed: int = 0, priors: Priors | None = None) -> dict:
     """Sweep point: y_c and the order parameter at 1.25·y_c of the linear endpoint task (P, T) drawn with
-    ``task_seed`` (the same inputs and teacher at every point of a sweep), see :func:`critical_signal`."""
-    out = critical_signal(dict(T=T, P=P, D=D, P_test=4, seed=task_seed), y_max=y_max, n_grid=n_grid, kappa=kappa)
+    ``task_seed`` (the same inputs and teacher at every point of a sweep), see :func:`critical_signal`.
+    Priors: ``kappa`` (default 0.1; the other priors 1) or, from Python, ``priors`` (not both)."""
+    pkw = {"kappa": kappa} if kappa is not None else {}
+    out = critical_signal(dict(T=T, P=P, D=D, P_test=4, seed=task_seed), y_max=y_max, n_grid=n_grid, priors=priors,
+                          **pkw)
     return dict(y_c=out["y_c"], q_above=out["q_above"])

@@ -99,8 +99,8 @@ SEQUENTIAL_OUTPUTS = {
 }
 
 
-def check_sequential(*, arch, N, teacher, mask, mask_fraction, P, T, D, P_test, phi, kappa, g2, gu2, gw2,
-                     n_samples, **_) -> None:
+def check_sequential(*, arch, N, teacher, mask, mask_fraction, P, T, D, P_test, phi, kappa=None, g2=None,
+                     gu2=None, gw2=None, n_samples, **_) -> None:
     """Parameters of :func:`sequential_point`."""
     from ..tasks.sequential import MASKS, TEACHERS
 
@@ -123,7 +123,8 @@ def check_sequential(*, arch, N, teacher, mask, mask_fraction, P, T, D, P_test, 
         raise FLTheoryInputError(f"mask: steps must be a non-empty list of integers within [0, {T}), got {mask!r}")
     get_activation(phi, "phi")
     for name, value in (("kappa", kappa), ("g2", g2), ("gu2", gu2), ("gw2", gw2)):
-        positive(name, value)
+        if value is not None:  # None: the default of DEFAULT_PRIORS (or priors=)
+            positive(name, value)
     if N > 0:
         positive_int("n_samples", n_samples)
 
@@ -131,9 +132,13 @@ def check_sequential(*, arch, N, teacher, mask, mask_fraction, P, T, D, P_test, 
 @declare(outputs=SEQUENTIAL_OUTPUTS, validate=check_sequential)
 def sequential_point(*, arch: str, N: int = 0, seed: int = 0, teacher: str = "lds", mask: str = "every_other",
                      mask_fraction: float = 0.5, P: int = 4, T: int = 4, D: int = 6, P_test: int = 64,
-                     phi: str = "linear", kappa: float = 0.05, g2: float = 0.5, gu2: float = 1.0,
-                     gw2: float = 1.0, n_samples: int = 50, task_seed: int = 0) -> dict:
+                     phi: str = "linear", kappa: float | None = None, g2: float | None = None,
+                     gu2: float | None = None, gw2: float | None = None, n_samples: int = 50, task_seed: int = 0,
+                     priors: Priors | None = None) -> dict:
     """One sweep point: relative test errors on supervised / unsupervised steps, theory and simulation.
+
+    Priors: the four names (defaults :data:`DEFAULT_PRIORS`: g2 = 0.5, κ = 0.05, gu2 = gw2 = 1) or, from
+    Python, ``priors`` (not both: one error naming ``priors``).
 
     Always returns the saddle-point theory (``err_sup``, ``err_unsup``, ``per_step``); with ``N > 0``
     also a Langevin simulation at width N, chain seed ``seed`` (``sim_err_sup``, ``sim_err_unsup``,
@@ -141,7 +146,7 @@ def sequential_point(*, arch: str, N: int = 0, seed: int = 0, teacher: str = "ld
     """
     task = sequential_task(teacher=teacher, P=P, P_test=P_test, T=T, D=D, mask=mask,
                            mask_fraction=mask_fraction, n_state=2, rho=0.9, seed=task_seed)
-    kw = dict(phi=phi, priors=Priors(g2=g2, gu2=gu2, gw2=gw2, kappa=kappa))
+    kw = dict(phi=phi, priors=as_priors(priors, DEFAULT_PRIORS, g2=g2, gu2=gu2, gw2=gw2, kappa=kappa))
     per_step = theory(task, arch, **kw)[0]
     out = {**split_errors(per_step, task), "per_step": per_step}
     if N > 0:

@@ -15,7 +15,8 @@ from .features import SingleIndexOverlaps
 @register_task("single_index")
 def single_index_task(d: int = 20, degree: int = 2, P: int = 256, P_test: int = 1024, relevant=None,
                       seed: int = 0) -> Task:
-    """Single-index task shaped ``X[P, 1, d]``, ``Y[P, 1, 1]`` (default support: coordinate 0)."""
+    """Single-index task shaped ``X[P, 1, d]``, ``Y[P, 1, 1]`` (default support: coordinate 0), built from
+    the feed-forward arrays with :meth:`~fltheory.tasks.Task.from_static` (``task.static()`` gives them back)."""
     d, degree, P, P_test = (positive_int(n, v) for n, v in
                             (("d", d), ("degree", degree), ("P", P), ("P_test", P_test)))
     S = [0] if relevant is None else [int(j) for j in relevant]
@@ -25,7 +26,5 @@ def single_index_task(d: int = 20, degree: int = 2, P: int = 256, P_test: int = 
     rng = np.random.default_rng(seed)
     x = model.sample_inputs(P + P_test, rng)
     y = model.target(x)
-    M = np.ones((P + P_test, 1))
     config = dict(kind="single_index", d=d, degree=degree, P=P, P_test=P_test, relevant=S, seed=seed)
-    return Task(x[:P, None, :], y[:P, None, None], M[:P], x[P:, None, :], y[P:, None, None], M[P:],
-                config=config)
+    return Task.from_static(x[:P], y[:P], x[P:], y[P:], config=config)
