@@ -39,6 +39,7 @@ from .solution import Diagnostics, Solution
 ARCHS = ("rnn", "dnn")
 DRAWS = ("auto", "sobol", "mc")
 METHODS = ("auto", "reduced", "full")
+STARTS = ("lazy", "closure")
 #: with method='auto', the linear RNN uses its low-rank coordinates from this n = T·P on (below it the full
 #: Newton–Krylov compiles and runs faster; measured in benchmarks/saddle_scaling.py)
 REDUCED_MIN_N = 128
@@ -227,12 +228,48 @@ def _fine_newton(prob, act, fine: DrawPlan, coarse: DrawPlan, A, x, tol, max_ite
     return eqf, _unflat(v, shape), rec
 
 
+#: smallest homotopy step of the Gaussian-closure start: its branch can end in a fold before λ = 1 (erf,
+#: T = 10, P = 10, κ = 0.1: at λ ≈ 0.45–0.48, presumably where the tilted measure turns bimodal, which a
+#: Gaussian cannot follow), and the start only needs to be near
+CLOSURE_MIN_STEP = 1.0 / 64
+
+
+def _closure_start(prob, act, x0, restart, log):
+    """The root of the Gaussian-closure equations (:func:`.equations.closure_block`; deterministic, no
+    Monte Carlo), ramped in the targets when the direct Newton fails. Returns (x, proposal factors from
+    the closure's Σ, λ reached, iterations, jvps): the start of the importance-sampled solve at λ = 1 (the last point of the closure's branch when
+    it ends before λ = 1)."""
+    shape = x0[0].shape
+    reached = {"lam": 0.0}
+
+    def solve_at(lam, x):
+        eq = Equations(prob, act, None, scale=lam, closure=True)
+        measure = lambda v, r: eq.residual_norm(_unflat(v, shape), _unflat(r, shape))
+        v, rec = newton_krylov(eq.F_flat, eq.jvp_flat, _flat(x), measure, COARSE_TOL, 30, restart)
+        if rec.converged:
+            reached["lam"] = lam
+        return _unflat(v, shape), rec
+
+    x, rec = solve_at(1.0, x0)
+    iters, mv = rec.iterations, rec.matvecs
+    if not rec.converged:
+        x, _, it2, mv2, _ = ramp(solve_at, x0, first=0.25, min_step=CLOSURE_MIN_STEP)
+        iters, mv = iters + it2, mv + mv2
+    log(f"Gaussian-closure start: λ = {reached['lam']:.3g}, {iters} steps, {mv} jvps")
+    eq = Equations(prob, act, None, scale=reached["lam"], closure=True)
+    return x, _whitened(eq, x, eq.stats(x)["hh"]), reached["lam"], iters, mv
+
+
 def _proposal(eq: Equations, x) -> jax.Array:
     """Whitened proposal factors A_b: A Aᵀ = 1.2 · L_K⁻¹⟨hhᵀ⟩L_K⁻ᵀ per block (1.2 widens its tails)."""
-    st = eq.stats(x)
+    return _whitened(eq, x, eq.stats(x)["hh"])
+
+
+def _whitened(eq: Equations, x, hh) -> jax.Array:
+    """A_b with A Aᵀ = 1.2 · L_K⁻¹ hh_b L_K⁻ᵀ (hh: the tilted ⟨hhᵀ⟩ or the closure's Σ, per block)."""
     K = np.asarray(eq.pre_kernel(x[0]))
     out = []
-    for Kb, hh in zip(K, np.asarray(st["hh"])):
+    for Kb, hh in zip(K, np.asarray(hh)):
         Lk = _chol(Kb)
         W = np.linalg.solve(Lk, np.linalg.solve(Lk, hh).T)
         out.append(_chol(1.2 * W))
@@ -276,7 +313,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: f
           max_iter: int = 50, n_mc: int = 4096, mc_seed: int = 0, draws: str = "auto", mc_tol: float = 0.01,
           mcmc_check: bool = False, mcmc_kw: dict | None = None, homotopy: bool = True,
           throw: bool = True, n_adapt: int = 2, krylov_restart: int | None = None,
-          method: str = "auto", verbose: bool = False) -> Solution:
+          method: str = "auto", start: str = "lazy", verbose: bool = False) -> Solution:
     """Solve the saddle-point equations of the unified theory on ``task``.
 
     Parameters
@@ -308,6 +345,13 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: f
         m = number of supervised steps); ``full``: Newton–Krylov on all of (C, Ĉ); ``auto`` (default): reduced from
         n = T·P ≥ 128 (where it is faster), else full with the reduced solver as a fallback when the full
         one fails with ``homotopy`` on (the reduced one needs no positive-definite C).
+    start : where Newton starts when ``init`` is None. ``lazy`` (default): the NNGP kernel and Ĉ = 0;
+        ``closure`` (nonlinear φ; for linear φ it is the lazy start): the root of the Gaussian-closure
+        equations (:func:`.equations.closure_block`), ramped in the targets up to where the closure's
+        branch ends, with the importance proposal fitted there. It is not the default: measured in
+        docs/theory/unified.md §9, it starts closer (erf RNN T = 10, P = 10, κ = 0.1: the coarse Newton
+        then stalls at 0.058 instead of 0.12–0.24) but costs more where the lazy start already converges.
+        The importance proposal is the closure's Σ at that point.
     verbose : print one line per stage.
     """
     act = get_activation(phi, "phi")
@@ -330,6 +374,7 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: f
         probe = DrawPlan(jnp.zeros((1, 1)) if sob else None, None, n_base, min(n_base, 4096),
                          jnp.zeros(((1 if act.odd else 2) * (2 if prob.tied and prob.T > 1 else 1), 1)))
     choice("method", method, METHODS)
+    choice("start", start, STARTS)
     can_reduce = linear and linear_rnn.applies(prob)
     if method == "reduced" and not can_reduce:
         raise FLTheoryInputError("method: 'reduced' needs linear phi and a low-rank conjugate kernel "
@@ -355,7 +400,14 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: f
         stage = plan if coarse is None else coarse
         ctol = tol if coarse is None else max(tol, COARSE_TOL)
         A = None
-        if not linear and init is not None:  # continuation: fit the proposal to the given point at once
+        iters0 = mv0 = 0
+        used0 = ""
+        if not linear and init is None and start == "closure":
+            # the proposal is the closure's Σ: a moment fit from the prior proposal's draws is noisy in
+            # m = 100 dimensions (erf RNN T = 10, P = 10: a re-fit left an ESS of 3.9 of 4096)
+            (C0, H0), A, lam, iters0, mv0 = _closure_start(prob, act, (C0, H0), restart, log)
+            used0 = f"closure-start(λ={lam:.3g})+"
+        elif not linear and init is not None:  # continuation: fit the proposal to the given point at once
             A = _proposal(Equations(prob, act, stage), (C0, H0))
         eq = Equations(prob, act, stage, A)
         def run_reduced():
@@ -371,8 +423,8 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: f
             x, ok, iters, mv, hist, used = run_reduced()
         else:
             x, rec = _run_newton(eq, (C0, H0), ctol, max_iter, restart)
-            ok, iters, mv, hist = rec.converged, rec.iterations, rec.matvecs, list(rec.history)
-            used = "newton-krylov" if coarse is None else f"newton-krylov(coarse {coarse.n_base})"
+            ok, iters, mv, hist = rec.converged, rec.iterations + iters0, rec.matvecs + mv0, list(rec.history)
+            used = used0 + ("newton-krylov" if coarse is None else f"newton-krylov(coarse {coarse.n_base})")
             log(f"newton: {rec.iterations} steps, {rec.matvecs} jvps, residual {hist[-1]:.3g} {rec.reason} "
                 f"({time.perf_counter() - t0:.1f} s)")
         if not ok and homotopy and not reduced:
