@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..kernels.layout import time_diagonal_mask, time_major
 
 
+@jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
 class SaddleProblem:
     """Everything the action needs, as float64 arrays over the n = T·P training entries."""
@@ -41,6 +43,24 @@ class SaddleProblem:
     @property
     def n(self) -> int:
         return self.T * self.P
+
+    # A pytree (issue #13), so that jitted functions can take the problem as an argument and compile once
+    # per problem structure: the numbers (G, y, g², g_u², g_w², κ) are leaves, the structure (T, P, tied and
+    # the supervised mask ``sup``, which fixes the shapes) is static. ``sup`` travels as a tuple (hashable)
+    # and comes back as the same bool array.
+    def tree_flatten(self):
+        return ((self.G, self.y, self.g2, self.gu2, self.gw2, self.kappa),
+                (self.T, self.P, self.tied, np.shape(self.sup), tuple(bool(v) for v in np.ravel(self.sup))))
+
+    @classmethod
+    def tree_unflatten(cls, aux, leaves):
+        T, P, tied, sup_shape, sup = aux
+        obj = object.__new__(cls)   # no __init__: leaves may be tracers or placeholders inside jax transforms
+        for name, v in zip(("G", "y", "g2", "gu2", "gw2", "kappa"), leaves):
+            object.__setattr__(obj, name, v)
+        for name, v in (("sup", np.array(sup, dtype=bool).reshape(sup_shape)), ("T", T), ("P", P), ("tied", tied)):
+            object.__setattr__(obj, name, v)
+        return obj
 
     @property
     def time_mask(self) -> np.ndarray:

@@ -28,13 +28,22 @@ path stays the referee for small m. Per entry, the size of the neglected second-
 from the soft modes (``FiniteWidth.C_error_estimate``, ``C_entry_reliable``; §2.5). φ = identity uses the
 closed-form action; any other φ the importance-sampled ln Z₁ with fixed draws (:func:`sampled_ln_z1`),
 with the Monte-Carlo error of the correction estimated from independent draw sets.
+
+Compilation: every compiled piece is a module-level jitted function of (the action or the problem,
+arrays); :class:`~fltheory.saddle.action.SaddleProblem` and the action (:class:`_Action`, with the
+importance-sampling draws) are pytrees whose numbers are leaves and whose structure (T, P, architecture,
+supervised mask, φ) is static. A second call on a problem of the same structure, other numbers, compiles
+nothing (tests/saddle/test_finite_width_compile.py), and the 1 + ``mc_splits`` expansions of a nonlinear φ
+compile once per draw-set size.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -202,6 +211,16 @@ class _Coords:
         return np.asarray(A)[self.iu, self.ju]
 
 
+@functools.lru_cache(maxsize=64)
+def _coords_of(T: int, P: int, tied: bool) -> _Coords:
+    return _Coords(SimpleNamespace(n=T * P, P=P, tied=tied))
+
+
+def _coords(prob: SaddleProblem) -> _Coords:
+    """The coordinates of ``prob`` (they depend on its static structure only; cached)."""
+    return _coords_of(int(prob.T), int(prob.P), bool(prob.tied))
+
+
 def _blocks(prob: SaddleProblem):
     """Index blocks of the single-neuron measure: one of size n (RNN), T of size P (DNN, factorised)."""
     if prob.tied:
@@ -209,12 +228,8 @@ def _blocks(prob: SaddleProblem):
     return [np.arange(t * prob.P, (t + 1) * prob.P) for t in range(prob.T)]
 
 
-def sampled_ln_z1(prob: SaddleProblem, act, K0, Chat0, n_draws: int, seed: int):
-    """ln Z₁(K, Ĉ) as a smooth function by importance sampling with *fixed* draws (conventions §7).
-
-    Per block b: h = L_K A_b z, z the base draws closed under z → −z (and, for the RNN, the alternating
-    signs of the W → −W symmetry), A_b the proposal fitted at (K0, Ĉ0): A Aᵀ = 1.2 L⁻¹⟨hhᵀ⟩L⁻ᵀ, so
-    the estimate is accurate where the expansion evaluates it. ln Z₁ = Σ_b log mean exp(log-weight)."""
+def _sampled_parts(prob: SaddleProblem, act, K0, Chat0, n_draws: int, seed: int) -> tuple:
+    """The fixed draws of :func:`sampled_ln_z1`, per block: (z, A, ln det A) as arrays."""
     from scipy.stats import norm, qmc
 
     rng_seed = int(seed)
@@ -240,66 +255,185 @@ def sampled_ln_z1(prob: SaddleProblem, act, K0, Chat0, n_draws: int, seed: int):
         Li = np.linalg.inv(L)
         W = Li @ hh @ Li.T
         A = np.linalg.cholesky(1.2 * 0.5 * (W + W.T) + 1e-12 * np.eye(d))
-        parts.append((idx, jnp.asarray(z), jnp.asarray(A), float(np.sum(np.log(np.diag(A))))))
-
-    def ln_z1(K, Ch):
-        total = 0.0
-        for idx, z, A, logdetA in parts:
-            Kb, Hb = K[np.ix_(idx, idx)], Ch[np.ix_(idx, idx)]
-            d = len(idx)
-            L = jnp.linalg.cholesky(0.5 * (Kb + Kb.T) + 1e-12 * jnp.trace(Kb) / d * jnp.eye(d))
-            v = z @ A.T
-            a = act(v @ L.T)
-            lw = -0.5 * jnp.sum(v * v, 1) + 0.5 * jnp.sum(z * z, 1) + logdetA - jnp.sum(a * (a @ Hb), 1)
-            total = total + jax.scipy.special.logsumexp(lw) - jnp.log(lw.shape[0])
-        return total
-
-    return ln_z1
+        parts.append((jnp.asarray(z), jnp.asarray(A), jnp.asarray(float(np.sum(np.log(np.diag(A)))))))
+    return tuple(parts)
 
 
-def _phi_action(prob: SaddleProblem, co: _Coords, ln_z1=None):
-    ln_z1 = ln_z1_gaussian if ln_z1 is None else ln_z1
+def _sampled_ln_z1_value(prob: SaddleProblem, act, parts, K, Ch):
+    """ln Z₁(K, Ĉ) = Σ_b log mean exp(log-weight) on the fixed draws ``parts`` (:func:`sampled_ln_z1`)."""
+    total = 0.0
+    for idx, (z, A, logdetA) in zip(_blocks(prob), parts):
+        Kb, Hb = K[np.ix_(idx, idx)], Ch[np.ix_(idx, idx)]
+        d = len(idx)
+        L = jnp.linalg.cholesky(0.5 * (Kb + Kb.T) + 1e-12 * jnp.trace(Kb) / d * jnp.eye(d))
+        v = z @ A.T
+        a = act(v @ L.T)
+        lw = -0.5 * jnp.sum(v * v, 1) + 0.5 * jnp.sum(z * z, 1) + logdetA - jnp.sum(a * (a @ Hb), 1)
+        total = total + jax.scipy.special.logsumexp(lw) - jnp.log(lw.shape[0])
+    return total
 
-    def Phi(x):
+
+def sampled_ln_z1(prob: SaddleProblem, act, K0, Chat0, n_draws: int, seed: int):
+    """ln Z₁(K, Ĉ) as a smooth function by importance sampling with *fixed* draws (conventions §7).
+
+    Per block b: h = L_K A_b z, z the base draws closed under z → −z (and, for the RNN, the alternating
+    signs of the W → −W symmetry), A_b the proposal fitted at (K0, Ĉ0): A Aᵀ = 1.2 L⁻¹⟨hhᵀ⟩L⁻ᵀ, so
+    the estimate is accurate where the expansion evaluates it. ln Z₁ = Σ_b log mean exp(log-weight)."""
+    return functools.partial(_sampled_ln_z1_value, prob, act, _sampled_parts(prob, act, K0, Chat0, n_draws, seed))
+
+
+@jax.tree_util.register_pytree_node_class
+class _Action:
+    """Φ (called) and R (``readout_det``) of the module docstring for one problem, as a pytree: the problem's
+    numbers and the importance-sampling draws are leaves, φ and the problem's structure static, so the
+    module-level jitted functions below compile once per structure, not once per call (issue #13)."""
+
+    def __init__(self, prob: SaddleProblem, act=None, parts=None):
+        self.prob, self.act, self.parts = prob, act, parts
+
+    def tree_flatten(self):
+        return (self.prob, self.parts), self.act
+
+    @classmethod
+    def tree_unflatten(cls, act, children):
+        return cls(children[0], act, children[1])
+
+    def __call__(self, x):
+        prob, co = self.prob, _coords(self.prob)
         C, Ch = co.dense(x[: co.k]), co.dense(x[co.k:])
         K = pre_kernel(C, prob)
-        return jnp.sum(Ch * C) + ln_z1(K, Ch) + readout_term(C, prob)
+        ln_z1 = ln_z1_gaussian(K, Ch) if self.parts is None else _sampled_ln_z1_value(prob, self.act, self.parts, K, Ch)
+        return jnp.sum(Ch * C) + ln_z1 + readout_term(C, prob)
 
-    def R(x):
+    def readout_det(self, x):
+        prob, co = self.prob, _coords(self.prob)
         C = co.dense(x[: co.k])
         sup = np.flatnonzero(prob.sup)
         Sig = output_cov(C, prob)[np.ix_(sup, sup)]
         _, logdet = jnp.linalg.slogdet(jnp.eye(len(sup)) + Sig / prob.kappa)
         return -0.5 * prob.y.shape[1] * logdet
 
-    return Phi, R
+
+@jax.tree_util.register_pytree_node_class
+class _Fn:
+    """A plain callable Φ(x) (static) in the place of an :class:`_Action` (tests, generic actions)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, x):
+        return self.fn(x)
+
+    def tree_flatten(self):
+        return (), self.fn
+
+    @classmethod
+    def tree_unflatten(cls, fn, _):
+        return cls(fn)
 
 
-def _predictor(prob: SaddleProblem, co: _Coords):
-    sup = np.flatnonzero(prob.sup)
+def _as_action(Phi):
+    return Phi if isinstance(Phi, (_Action, _Fn)) else _Fn(Phi)
 
-    def f(c):
-        Sig = output_cov(co.dense(c), prob)[np.ix_(sup, sup)]
+
+def _observable(prob: SaddleProblem, name: str, c):
+    """The observables expanded, as functions of the free C-entries ``c``: ``"C"`` (the entries
+    themselves), ``"f"`` (the predictor on S, f_S = Σ(Σ + κ)⁻¹ y) and ``"q"`` (the lag-1 order parameter as a
+    smooth function of C: norms of blocks, sign-fixed at the saddle)."""
+    if name == "C":
+        return c
+    co = _coords(prob)
+    C = co.dense(c)
+    if name == "f":
+        sup = np.flatnonzero(prob.sup)
+        Sig = output_cov(C, prob)[np.ix_(sup, sup)]
         return Sig @ jnp.linalg.solve(Sig + prob.kappa * jnp.eye(len(sup)), jnp.asarray(prob.y))
-
-    return f
-
-
-def _q(prob: SaddleProblem, co: _Coords, sign):
-    """Lag-1 order parameter as a smooth function of C (norms of blocks; sign-fixed at the saddle)."""
     T, P = prob.T, prob.P
+    vals = []
+    for t in range(T - 1):
+        num = jnp.sqrt(jnp.sum(C[t * P:(t + 1) * P, (t + 1) * P:(t + 2) * P] ** 2))
+        den = jnp.sqrt(jnp.sqrt(jnp.sum(C[t * P:(t + 1) * P, t * P:(t + 1) * P] ** 2))
+                       * jnp.sqrt(jnp.sum(C[(t + 1) * P:(t + 2) * P, (t + 1) * P:(t + 2) * P] ** 2)))
+        vals.append(num / den)
+    return jnp.mean(jnp.stack(vals))
 
-    def q(c):
-        C = co.dense(c)
-        vals = []
-        for t in range(T - 1):
-            num = jnp.sqrt(jnp.sum(C[t * P:(t + 1) * P, (t + 1) * P:(t + 2) * P] ** 2))
-            den = jnp.sqrt(jnp.sqrt(jnp.sum(C[t * P:(t + 1) * P, t * P:(t + 1) * P] ** 2))
-                           * jnp.sqrt(jnp.sum(C[(t + 1) * P:(t + 2) * P, (t + 1) * P:(t + 2) * P] ** 2)))
-            vals.append(num / den)
-        return jnp.mean(jnp.stack(vals))
 
-    return q
+# --- the compiled pieces: module-level jitted functions of (action or problem, arrays), static arguments only
+# for sizes and names, so that a second call on a problem of the same structure reuses them (issue #13) -----
+
+@jax.jit
+def _grad_hess_gR(F, x):
+    return jax.grad(F)(x), jax.hessian(F)(x), jax.grad(F.readout_det)(x)
+
+
+@jax.jit
+def _grad_gR(F, x):
+    return jax.grad(F)(x), jax.grad(F.readout_det)(x)
+
+
+def _hvp_impl(F, x, v):
+    return jax.jvp(jax.grad(F), (x,), (v,))[1]
+
+
+_hvp = jax.jit(_hvp_impl)
+_hvp_rows = jax.jit(jax.vmap(_hvp_impl, in_axes=(None, None, 0)))     # H(x) u for the rows u of U
+
+
+@jax.jit
+def _third_dirs(F, x, Vt):
+    """Rows ∇_x (v Φ''(x) v) for the rows v of ``Vt``."""
+    return jax.vmap(jax.grad(_d2(F)), in_axes=(None, 0))(x, Vt)
+
+
+@functools.partial(jax.jit, static_argnames=("batch",))
+def _contracted_third(F, x, Vt, lam, batch):
+    d2 = _d2(F)
+    third = jax.lax.map(lambda v: jax.grad(d2)(x, v), Vt, batch_size=batch)   # [m, m]
+    return third.T @ lam
+
+
+@functools.partial(jax.jit, static_argnames=("batch",))
+def _probe_traces(F, x, Z, U, batch):
+    """t_p = ∇_x (u_pᵀ H(x) z̃_p) per probe."""
+    def mixed(xx, a, b):
+        return jax.jvp(lambda z: jax.jvp(F, (z,), (a,))[1], (xx,), (b,))[1]
+    return jax.lax.map(lambda zu: jax.grad(mixed)(x, zu[0], zu[1]), (Z, U), batch_size=batch)
+
+
+@functools.partial(jax.jit, static_argnames=("restart", "maxiter", "tol"))
+def _gmres_run(F, x, B, restart, maxiter, tol):
+    import jax.scipy.sparse.linalg as jsl
+
+    _, hvp = jax.linearize(jax.grad(F), x)
+    U = jax.vmap(lambda b: jsl.gmres(hvp, b, tol=tol, atol=0.0, restart=restart, maxiter=maxiter,
+                                     solve_method="batched")[0])(B)
+    res = jax.vmap(hvp)(U) - B
+    return U, jnp.linalg.norm(res, axis=1) / jnp.maximum(jnp.linalg.norm(B, axis=1), 1e-300)
+
+
+@jax.jit
+def _mode_derivs(F, x, v):
+    """Φ'''(v) and Φ''''(v) along the direction v at x."""
+    g = lambda t: F(x + t * v)   # noqa: E731
+    d3 = jax.jacfwd(jax.jacfwd(jax.grad(g)))
+    d4 = jax.jacfwd(d3)
+    return d3(0.0), d4(0.0)
+
+
+@functools.partial(jax.jit, static_argnames=("names", "hess"))
+def _obs_derivs(prob, names, c0, Vt, Z, U, hess):
+    """Per observable in ``names`` (:func:`_observable`), in one program: its value and Jacobian at ``c0``,
+    the curvatures vᵀ∇²O v along the rows v of ``Vt``, and either the Hessian ∇²O (``hess``) or the probe
+    products z̃ᵀ∇²O u along the rows of ``Z`` and ``U``."""
+    out = []
+    for name in names:
+        obs = functools.partial(_observable, prob, name)
+
+        def dd(A, B, obs=obs):
+            return jax.vmap(lambda a, b: jax.jvp(lambda z: jax.jvp(obs, (z,), (a,))[1], (c0,), (b,))[1])(A, B)
+
+        out.append((obs(c0), jax.jacfwd(obs)(c0), dd(Vt, Vt), jax.hessian(obs)(c0) if hess else dd(Z, U)))
+    return tuple(out)
 
 
 def memory_estimate(m: int, n: int, method: str = "dense", n_probes: int = 64, restart: int = 60) -> float:
@@ -353,7 +487,7 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
     if not linear:
         positive_int("n_draws", n_draws, minimum=64)
         positive_int("mc_splits", mc_splits, minimum=2)
-    co = _Coords(prob)
+    co = _coords(prob)
     if method == "auto":
         method = "dense" if co.m <= DENSE_MAX_M else "hutchinson"
     if method == "hutchinson":
@@ -369,12 +503,12 @@ def finite_width_correction(sol, N: int, *, batch: int = 64, n_draws: int = 2**1
         C0 = C0 * prob.time_mask
     opts = dict(method=method, n_probes=n_probes, probe_seed=probe_seed, n_deflate=n_deflate)
     if linear:
-        r = _expand(prob, co, _phi_action(prob, co), x, sol, batch, **opts)
+        r = _expand(_Action(prob), x, sol, batch, **opts)
         mc_error = float("nan")
     else:
         def run(nd, seed):
-            lz = sampled_ln_z1(prob, act, sol.K, sol.Chat, nd, seed)
-            return _expand(prob, co, _phi_action(prob, co, lz), x, sol, batch, **opts)
+            parts = _sampled_parts(prob, act, sol.K, sol.Chat, nd, seed)
+            return _expand(_Action(prob, act, parts), x, sol, batch, **opts)
 
         r = run(n_draws, mc_seed)
         subs = [run(max(n_draws // mc_splits, 64), mc_seed + 1 + i) for i in range(mc_splits)]
@@ -423,9 +557,9 @@ def _d2(Phi):
     return d2
 
 
-def _dense_core(Phi, R, x, batch):
+def _dense_core(F, x, batch):
     """H, H⁻¹ and the exact ½ Φ'''·H⁻¹ = ½ Σ_k λ_k ∇(v_kᵀ H(x) v_k) (H⁻¹ = Σ_k λ_k v_k v_kᵀ)."""
-    grad, H, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.hessian(Phi)(z), jax.grad(R)(z)))(x)
+    grad, H, gR = _grad_hess_gR(F, x)
     H = np.asarray(H)
     H = 0.5 * (H + H.T)
     ev, EV = np.linalg.eigh(H)
@@ -433,14 +567,8 @@ def _dense_core(Phi, R, x, batch):
     _singular(softest)
     Hinv = (EV / ev) @ EV.T
     Hinv = 0.5 * (Hinv + Hinv.T)
-    d2 = _d2(Phi)
-
-    @jax.jit
-    def contracted_third(xx, Vt, lam):
-        third = jax.lax.map(lambda v: jax.grad(d2)(xx, v), Vt, batch_size=int(batch))   # [m, m]
-        return third.T @ lam
-
-    half_logdet_grad = 0.5 * np.asarray(contracted_third(x, jnp.asarray(EV.T), jnp.asarray(1.0 / ev)))
+    half_logdet_grad = 0.5 * np.asarray(_contracted_third(F, x, jnp.asarray(EV.T), jnp.asarray(1.0 / ev),
+                                                          batch=int(batch)))
     delta = -Hinv @ (np.asarray(gR) - half_logdet_grad)                                   # N(⟨x⟩ − x*)
     soft = np.argsort(np.abs(ev))
     return dict(delta=delta, delta_samples=None, Hinv=Hinv, solve=lambda B: np.atleast_2d(np.asarray(B)) @ Hinv,
@@ -451,33 +579,26 @@ def _dense_core(Phi, R, x, batch):
 def _krylov_solver(Phi, x, m):
     """A batched GMRES solve of H u = b (H = ∇²Φ(x), Hessian-vector products by jvp of ∇Φ): the true
     relative residual is recomputed, refined by up to ``REFINE_STEPS`` GMRES solves on the residual, and
-    checked against ``SOLVE_ACCEPT`` (:class:`ConvergenceError` above it). Returns solve(B [r, m]) → U."""
-    import jax.scipy.sparse.linalg as jsl
-
+    checked against ``SOLVE_ACCEPT`` (:class:`ConvergenceError` above it). Returns solve(B [r, m]) → U.
+    ``Phi``: an :class:`_Action` (compiled once per problem structure) or any callable."""
+    F = _as_action(Phi)
     restart = int(min(m, 60))
     maxiter = int(max(20, 40 * m // restart))
 
-    hvp1 = jax.jit(lambda v: jax.jvp(jax.grad(Phi), (x,), (v,))[1])
-
-    @jax.jit
-    def run(xx, B):
-        _, hvp = jax.linearize(jax.grad(Phi), xx)
-        U = jax.vmap(lambda b: jsl.gmres(hvp, b, tol=SOLVE_TOL, atol=0.0, restart=restart, maxiter=maxiter,
-                                         solve_method="batched")[0])(B)
-        res = jax.vmap(hvp)(U) - B
-        return U, jnp.linalg.norm(res, axis=1) / jnp.maximum(jnp.linalg.norm(B, axis=1), 1e-300)
+    def run(B):
+        return _gmres_run(F, x, B, restart=restart, maxiter=maxiter, tol=SOLVE_TOL)
 
     def solve(B):
         B = jnp.atleast_2d(jnp.asarray(B))
-        U, rel = run(x, B)
+        U, rel = run(B)
         for _ in range(REFINE_STEPS):   # iterative refinement: GMRES again on the true residual
             worst = float(jnp.max(rel))
             if not np.isfinite(worst) or worst <= 100 * SOLVE_TOL:
                 break
-            res = B - jax.vmap(hvp1)(U)
-            dU, _ = run(x, res)
+            res = B - _hvp_rows(F, x, U)
+            dU, _ = run(res)
             U = U + dU
-            rel = jnp.linalg.norm(jax.vmap(hvp1)(U) - B, axis=1) / jnp.maximum(jnp.linalg.norm(B, axis=1), 1e-300)
+            rel = jnp.linalg.norm(_hvp_rows(F, x, U) - B, axis=1) / jnp.maximum(jnp.linalg.norm(B, axis=1), 1e-300)
         worst = float(jnp.max(rel))
         if not np.isfinite(worst) or worst > SOLVE_ACCEPT:
             raise ConvergenceError(
@@ -489,17 +610,16 @@ def _krylov_solver(Phi, x, m):
     return solve
 
 
-def _krylov_core(Phi, R, x, batch, n_probes, probe_seed, n_deflate):
+def _krylov_core(F, x, batch, n_probes, probe_seed, n_deflate):
     """Matrix-free: the ``n_deflate`` softest modes (V, Λ) by shift-invert Lanczos, treated exactly; the
     rest of ½ Φ'''·H⁻¹ by Rademacher probes projected off them (deflated Hutchinson):
     tr(H⁻¹∂H) = Σ_l λ_l⁻¹ ∂(v_lᵀHv_l) + E[z̃ᵀH⁻¹∂H z̃], z̃ = (I − VVᵀ)z."""
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
     m = int(x.shape[0])
-    grad, gR = jax.jit(lambda z: (jax.grad(Phi)(z), jax.grad(R)(z)))(x)
-    hvp1 = jax.jit(lambda v: jax.jvp(jax.grad(Phi), (x,), (v,))[1])
-    gmres = _krylov_solver(Phi, x, m)
-    Hop = LinearOperator((m, m), matvec=lambda v: np.asarray(hvp1(jnp.asarray(np.ravel(v)))), dtype=np.float64)
+    grad, gR = _grad_gR(F, x)
+    gmres = _krylov_solver(F, x, m)
+    Hop = LinearOperator((m, m), matvec=lambda v: np.asarray(_hvp(F, x, jnp.asarray(np.ravel(v)))), dtype=np.float64)
     k = int(min(max(n_deflate, SOFT_MODES), m - 2))
     try:
         lam_max = float(np.max(np.abs(eigsh(Hop, k=1, which="LM", tol=1e-8, return_eigenvectors=False))))
@@ -523,65 +643,58 @@ def _krylov_core(Phi, R, x, batch, n_probes, probe_seed, n_deflate):
         Bv = B @ V
         return (Bv / ev) @ V.T + gmres(B - Bv @ V.T)
 
-    d2 = _d2(Phi)
-    third = jax.jit(jax.vmap(jax.grad(d2), in_axes=(None, 0)))
-    soft_part = np.asarray(third(x, jnp.asarray(V.T))).T @ (1.0 / ev)            # Σ_l λ_l⁻¹ ∇(v_lᵀHv_l)
+    soft_part = np.asarray(_third_dirs(F, x, jnp.asarray(V.T))).T @ (1.0 / ev)   # Σ_l λ_l⁻¹ ∇(v_lᵀHv_l)
 
     rng = np.random.default_rng(probe_seed)
     Z = rng.choice(np.array([-1.0, 1.0]), size=(n_probes, m))
     Z = Z - (Z @ V) @ V.T
     U = gmres(Z)                                                                # H⁻¹ z̃_p
 
-    def mixed(xx, a, b):
-        return jax.jvp(lambda z: jax.jvp(Phi, (z,), (a,))[1], (xx,), (b,))[1]
-
-    @jax.jit
-    def traces(xx, Z, U):                   # t_p = ∇_x (u_pᵀ H(x) z̃_p)
-        return jax.lax.map(lambda zu: jax.grad(mixed)(xx, zu[0], zu[1]), (Z, U), batch_size=int(batch))
-
-    Tp = np.asarray(traces(x, jnp.asarray(Z), jnp.asarray(U))) + soft_part[None]
+    Tp = np.asarray(_probe_traces(F, x, jnp.asarray(Z), jnp.asarray(U), batch=int(batch))) + soft_part[None]
     W = solve(np.concatenate([np.asarray(gR)[None], Tp]))
     deltas = -W[0][None] + 0.5 * W[1:]                                           # δ₁ per probe
     return dict(delta=deltas.mean(0), delta_samples=deltas, Z=Z, U=U, solve=solve, defl_ev=ev, defl_V=V,
                 softest=softest, resid=float(np.max(np.abs(np.asarray(grad)))), iterations=2 * n_probes + 1)
 
 
-def _expand(prob, co, actions, x, sol, batch, method="dense", n_probes=64, probe_seed=0, n_deflate=8):
-    """The expansion of ``actions = (Φ, R)`` around ``x``: a dict with C₁ (and its probe s.e.), f*, f₁,
-    q*, q₁, the per-entry second-order size estimates C₂, f₂, q₂, softest, max|∇Φ|, and g (Ginzburg)."""
-    Phi, R = actions
+def _expand(F, x, sol, batch, method="dense", n_probes=64, probe_seed=0, n_deflate=8):
+    """The expansion of the action ``F`` (an :class:`_Action`) around ``x``: a dict with C₁ (and its probe
+    s.e.), f*, f₁, q*, q₁, the per-entry second-order size estimates C₂, f₂, q₂, softest, max|∇Φ|, and g
+    (Ginzburg). Every compiled piece is a module-level jitted function of (F, arrays)."""
+    prob = F.prob
+    co = _coords(prob)
     if method == "dense":
-        core = _dense_core(Phi, R, x, batch)
+        core = _dense_core(F, x, batch)
     else:
-        core = _krylov_core(Phi, R, x, batch, n_probes, probe_seed, n_deflate)
+        core = _krylov_core(F, x, batch, n_probes, probe_seed, n_deflate)
     k = co.k
     delta = core["delta"]
-    d2 = _d2(Phi)
     # the softest modes: Ginzburg number per mode and the parts of the correction each one carries
     sev, sV = core["defl_ev"][:SOFT_MODES], core["defl_V"][:, :SOFT_MODES]
-    g_modes = _mode_gs(Phi, x, sV, sev)
-    third = jax.jit(jax.vmap(jax.grad(d2), in_axes=(None, 0)))
-    fluct = core["solve"](np.asarray(third(x, jnp.asarray(sV.T)))) * (0.5 / sev)[:, None]  # δ^(l), rows
+    g_modes = _mode_gs(F, x, sV, sev)
+    fluct = core["solve"](np.asarray(_third_dirs(F, x, jnp.asarray(sV.T)))) * (0.5 / sev)[:, None]  # δ^(l), rows
     fluct = fluct - np.sum(fluct * sV.T, 1)[:, None] * sV.T    # δ^(l) off v_l itself (that is in v_l·δ₁)
     shift = sV * (sV.T @ delta)[None]            # the mean shift along each soft mode, columns
     Vc = core["defl_V"][:k]
 
-    def first_order(obs):
-        """O₁ = ∇O·δ₁ − ½ tr(∇²O H⁻¹_CC) for O a function of the C-entries, its probe s.e., and the
-        second-order size Σ_l g_l (|∇O·v_l (v_l·δ₁)| + |∇O·(1 − v_l v_lᵀ)δ^(l)| + ½|v_lᵀ∇²O v_l|/|λ_l|)."""
-        c0 = x[:k]
-        val, J = jax.jit(lambda z: (obs(z), jax.jacfwd(obs)(z)))(c0)
-        val = np.asarray(val)
-        J = np.asarray(J).reshape(val.size, k)
-        dd = jax.jit(jax.vmap(lambda a, b: jax.jvp(lambda z: jax.jvp(obs, (z,), (a,))[1], (c0,), (b,))[1]))
-        curv = np.asarray(dd(jnp.asarray(Vc.T), jnp.asarray(Vc.T))).reshape(Vc.shape[1], val.size)
-        if method == "dense":
-            Hs = np.asarray(jax.jit(jax.hessian(obs))(c0)).reshape(val.size, k, k)
+    names = ("C", "f") + (("q",) if prob.tied and prob.T > 1 else ())
+    hess = method == "dense"
+    ZU = (None, None) if hess else (jnp.asarray(core["Z"][:, :k]), jnp.asarray(core["U"][:, :k]))
+    derivs = dict(zip(names, _obs_derivs(prob, names, x[:k], jnp.asarray(Vc.T), *ZU, hess=hess)))
+
+    def first_order(name):
+        """O₁ = ∇O·δ₁ − ½ tr(∇²O H⁻¹_CC) for the observable ``name`` (:func:`_observable`), its probe s.e.,
+        and the second-order size
+        Σ_l g_l (|∇O·v_l (v_l·δ₁)| + |∇O·(1 − v_l v_lᵀ)δ^(l)| + ½|v_lᵀ∇²O v_l|/|λ_l|)."""
+        val, J, curv, last = (np.asarray(a) for a in derivs[name])
+        J = J.reshape(val.size, k)
+        curv = curv.reshape(Vc.shape[1], val.size)
+        if hess:
+            Hs = last.reshape(val.size, k, k)
             O1 = J @ delta[:k] - 0.5 * np.einsum("oij,ij->o", Hs, core["Hinv"][:k, :k])
             se = np.zeros_like(O1)
         else:   # tr(∇²O H⁻¹_CC) = Σ_l λ_l⁻¹ v_lᵀ∇²O v_l (deflated modes) + E[z̃ᵀ∇²O u] (probes)
-            Z, U = core["Z"], core["U"]
-            tr = np.asarray(dd(jnp.asarray(Z[:, :k]), jnp.asarray(U[:, :k]))).reshape(len(Z), val.size)
+            tr = last.reshape(len(core["Z"]), val.size)
             tr = tr + (curv / core["defl_ev"][:, None]).sum(0)[None]
             samples = core["delta_samples"][:, :k] @ J.T - 0.5 * tr
             O1 = samples.mean(0)
@@ -591,11 +704,11 @@ def _expand(prob, co, actions, x, sol, batch, method="dense", n_probes=64, probe
             O2 += g * (np.abs(J @ shift[:k, i]) + np.abs(J @ fluct[i, :k]) + 0.5 * np.abs(curv[i]) / abs(lam))
         return val, O1.reshape(val.shape), se.reshape(val.shape), O2.reshape(val.shape)
 
-    _, C1v, C1se, C2v = first_order(lambda c: c)
+    _, C1v, C1se, C2v = first_order("C")
     dense = lambda v: np.asarray(co.dense(jnp.asarray(v)))   # noqa: E731
-    f0, f1, f1se, f2 = first_order(_predictor(prob, co))
+    f0, f1, f1se, f2 = first_order("f")
     if prob.tied and prob.T > 1:
-        q0, q1, q1se, q2 = (float(v) for v in first_order(_q(prob, co, 1.0)))
+        q0, q1, q1se, q2 = (float(v) for v in first_order("q"))
         if q0 < 1e-6:  # on the block-diagonal branch |C_{t,t+1}| is not smooth at 0: not expandable
             q0, q1, q1se, q2 = order_parameter(sol.C, prob.T, prob.P), float("nan"), float("nan"), float("nan")
     else:
@@ -606,18 +719,13 @@ def _expand(prob, co, actions, x, sol, batch, method="dense", n_probes=64, probe
 
 
 def _mode_gs(Phi, x, V, ev) -> np.ndarray:
-    """Per column v of V (unit Hessian eigendirections, eigenvalues ev): Φ'''(v)²/|λ|³ + |Φ''''(v)|/λ²."""
-    @jax.jit
-    def derivs(v):
-        g = lambda t: Phi(x + t * v)   # noqa: E731
-        d3 = jax.jacfwd(jax.jacfwd(jax.grad(g)))
-        d4 = jax.jacfwd(d3)
-        return d3(0.0), d4(0.0)
-
+    """Per column v of V (unit Hessian eigendirections, eigenvalues ev): Φ'''(v)²/|λ|³ + |Φ''''(v)|/λ².
+    ``Phi``: an :class:`_Action` (compiled once per problem structure) or any callable."""
+    F = _as_action(Phi)
     out = []
     for i in range(V.shape[1]):
         v = np.asarray(V[:, i], float)
-        d3, d4 = (float(a) for a in derivs(jnp.asarray(v / np.linalg.norm(v))))
+        d3, d4 = (float(a) for a in _mode_derivs(F, x, jnp.asarray(v / np.linalg.norm(v))))
         lam = abs(float(ev[i]))
         out.append(d3 * d3 / lam**3 + abs(d4) / lam**2)
     return np.array(out)
