@@ -466,6 +466,8 @@ class Equations:
 
     def _surrogate(self, v):
         """(k, B, m, C̃, Y ↦ solve of Y − AYAᵀ, Y ↦ solve of Y − AᵀYA) at the flat iterate ``v``, or None."""
+        if self.closure:  # the closure's stats carry only Σ; its solves run without a preconditioner
+            return None
         lay = self.layout
         B, m = lay.B, lay.m
         k = B * m * m

@@ -237,8 +237,8 @@ CLOSURE_MIN_STEP = 1.0 / 64
 def _closure_start(prob, act, x0, restart, log):
     """The root of the Gaussian-closure equations (:func:`.equations.closure_block`; deterministic, no
     Monte Carlo), ramped in the targets when the direct Newton fails. Returns (x, proposal factors from
-    the closure's Σ, λ reached, iterations, jvps): the start of the importance-sampled solve at λ = 1 (the last point of the closure's branch when
-    it ends before λ = 1)."""
+    the closure's Σ, λ reached, iterations, jvps): the start of the importance-sampled solve at λ = 1
+    (the last point of the closure's branch when it ends before λ = 1)."""
     shape = x0[0].shape
     reached = {"lam": 0.0}
 
@@ -348,10 +348,9 @@ def solve(task, arch: str = "rnn", phi="linear", g2: float | None = None, gu2: f
     start : where Newton starts when ``init`` is None. ``lazy`` (default): the NNGP kernel and Ĉ = 0;
         ``closure`` (nonlinear φ; for linear φ it is the lazy start): the root of the Gaussian-closure
         equations (:func:`.equations.closure_block`), ramped in the targets up to where the closure's
-        branch ends, with the importance proposal fitted there. It is not the default: measured in
+        branch ends; the importance proposal is the closure's Σ there. It is not the default: measured in
         docs/theory/unified.md §9, it starts closer (erf RNN T = 10, P = 10, κ = 0.1: the coarse Newton
         then stalls at 0.058 instead of 0.12–0.24) but costs more where the lazy start already converges.
-        The importance proposal is the closure's Σ at that point.
     verbose : print one line per stage.
     """
     act = get_activation(phi, "phi")
